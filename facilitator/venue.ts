@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+/**
+ * The facilitator's verbs. The stack's command resources run them (`node -r ts-node/register/transpile-only
+ * facilitator/venue.ts <verb> ...`) and a person can run them by hand with `npm run venue -- <verb>`.
+ * Each verb is a thin surface over one lib/ noun; exit codes: 0 ok, 1 the job failed, 2 bad input.
+ */
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+
+export function buildVenueCli(argv: string[]) {
+  return (
+    yargs(argv)
+      .scriptName("venue")
+      .usage("$0 <command> [options]")
+      // Commands are registered below, one block per verb.
+      .demandCommand(1, "Name a command: see --help.")
+      .strict()
+      .recommendCommands()
+      .help()
+      .version()
+  );
+}
+
+if (require.main === module) {
+  void buildVenueCli(hideBin(process.argv)).parseAsync();
+}
