@@ -6,6 +6,8 @@
  */
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { preflightCommand } from "./preflight-command";
+import { mirrorCommand, verifyCommand } from "./mirror-command";
 
 export function buildVenueCli(argv: string[]) {
   return (
@@ -13,6 +15,9 @@ export function buildVenueCli(argv: string[]) {
       .scriptName("venue")
       .usage("$0 <command> [options]")
       // Commands are registered below, one block per verb.
+      .command(preflightCommand)
+      .command(mirrorCommand)
+      .command(verifyCommand)
       .demandCommand(1, "Name a command: see --help.")
       .strict()
       .recommendCommands()

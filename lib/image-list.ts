@@ -70,23 +70,32 @@ export function validateImageList(data: unknown, file = "images.json"): ImageLis
     const parsed = entrySchema.safeParse(raw);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) problems.push(describeIssue(issue, at));
-      return;
     }
-    const entry = parsed.data;
+    // Fields that are present are still checked, so one run reports everything wrong with an entry.
+    const fields = (raw !== null && typeof raw === "object" ? raw : {}) as Record<string, unknown>;
+    const entry = {
+      source: typeof fields.source === "string" ? fields.source : undefined,
+      target: typeof fields.target === "string" ? fields.target : undefined,
+      platforms: Array.isArray(fields.platforms) ? fields.platforms.filter((p): p is string => typeof p === "string") : undefined,
+    };
     let sourceReference: ImageReference | undefined;
-    try {
-      sourceReference = parseImageReference(entry.source);
-    } catch (error) {
-      problems.push(`${at}.source: ${(error as Error).message}`);
+    if (entry.source !== undefined) {
+      try {
+        sourceReference = parseImageReference(entry.source);
+      } catch (error) {
+        problems.push(`${at}.source: ${(error as Error).message}`);
+      }
     }
     let target: { repository: string; tag: string } | undefined;
-    try {
-      if (/^[^/]*[.:][^/]*\//.test(entry.target) || entry.target.startsWith("localhost/")) {
-        throw new InvalidReferenceError(entry.target, "a venue name has no registry host; write e.g. workshop/postgres:15-alpine");
+    if (entry.target !== undefined) {
+      try {
+        if (/^[^/]*[.:][^/]*\//.test(entry.target) || entry.target.startsWith("localhost/")) {
+          throw new InvalidReferenceError(entry.target, "a venue name has no registry host; write e.g. workshop/postgres:15-alpine");
+        }
+        target = parseRepositoryAndTag(entry.target);
+      } catch (error) {
+        problems.push(`${at}.target: ${(error as Error).message}`);
       }
-      target = parseRepositoryAndTag(entry.target);
-    } catch (error) {
-      problems.push(`${at}.target: ${(error as Error).message}`);
     }
     const platforms = entry.platforms?.map(normalizePlatformText);
     entry.platforms?.forEach((platform, i) => {
@@ -100,7 +109,7 @@ export function validateImageList(data: unknown, file = "images.json"): ImageLis
       if (first !== undefined) problems.push(`${at}.target: "${key}" is already the target of images[${first}]; each venue name must be unique`);
       else targets.set(key, index);
     }
-    if (sourceReference && target) {
+    if (parsed.success && entry.source !== undefined && entry.target !== undefined && sourceReference && target) {
       entries.push({
         source: entry.source,
         sourceReference,

@@ -1,0 +1,287 @@
+/**
+ * What the venue stack declares, checked with Pulumi's mocks (the Pulumi CLI and its providers cannot
+ * run here). The program under test is the real index.ts with the real images.json.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { expect } from "chai";
+import * as path from "path";
+import { readImageList } from "../lib/image-list";
+import { VenueSettingsError, readVenueSettings } from "../lib/venue-settings";
+
+interface Declared {
+  type: string;
+  name: string;
+  inputs: Record<string, any>;
+  dependsOn: string[];
+  options: pulumi.ResourceOptions;
+}
+
+const declared: Declared[] = [];
+const byUrn = new Map<string, string>();
+
+function resolve<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((done) => output.apply((value) => done(value)));
+}
+
+async function dependencyNames(options: pulumi.ResourceOptions): Promise<string[]> {
+  const raw = options.dependsOn;
+  const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+  const names: string[] = [];
+  for (const item of list) {
+    const resource = (await Promise.resolve(item)) as pulumi.Resource;
+    const urn = await resolve(resource.urn);
+    names.push(urn.split("::").pop()!);
+  }
+  return names;
+}
+
+const project = path.resolve(__dirname, "..");
+const expectedImages = readImageList(path.join(project, "images.json"));
+
+describe("venue stack (Pulumi mocks)", function () {
+  this.timeout(60_000);
+  let program: Record<string, pulumi.Output<any>>;
+
+  before(async () => {
+    await pulumi.runtime.setMocks(
+      {
+        newResource(args) {
+          const state: Record<string, any> = { ...args.inputs };
+          if (args.type === "docker:index/remoteImage:RemoteImage") state.imageId = `sha256:${"0".repeat(60)}${declared.length.toString().padStart(4, "0")}`;
+          if (args.type === "command:local:Command") state.stdout = "";
+          byUrn.set(args.name, args.type);
+          return { id: `${args.name}-id`, state };
+        },
+        call() {
+          return {};
+        },
+      },
+      "venue-registry",
+      "venue",
+      false,
+    );
+    pulumi.runtime.setAllConfig({ "venue-registry:port": "5000", "venue-registry:replicas": "3" });
+    const pending: Array<Promise<void>> = [];
+    // The stack transformation sees every resource with its options, dependsOn included.
+    await pulumi.runtime.runInPulumiStack(async () => {
+      pulumi.runtime.registerStackTransformation((args) => {
+        const entry: Declared = { type: args.type, name: args.name, inputs: args.props, dependsOn: [], options: args.opts };
+        declared.push(entry);
+        pending.push(dependencyNames(args.opts).then((names) => void (entry.dependsOn = names)));
+        return undefined;
+      });
+      program = require("../index");
+      return {};
+    });
+    await resolve(program.attendeeCommand);
+    await Promise.all(pending);
+  });
+
+  const ofType = (type: string) => declared.filter((d) => d.type === type);
+  const containers = () => ofType("docker:index/container:Container");
+  const named = (name: string) => {
+    const found = declared.find((d) => d.name === name);
+    if (!found) throw new Error(`no resource named ${name}; declared: ${declared.map((d) => d.name).join(", ")}`);
+    return found;
+  };
+
+  it("declares the component with children named after it", () => {
+    expect(ofType("venue:index:VenueRegistry").map((d) => d.name)).to.deep.equal(["venue"]);
+    for (const d of declared.filter((x) => x.type !== "venue:index:VenueRegistry")) {
+      expect(d.name, d.type).to.match(/^venue-/);
+      expect(d.options.parent, d.name).to.not.equal(undefined);
+    }
+  });
+
+  it("gives every long-running container a restart policy and a 30 s health check", () => {
+    const names = containers().map((c) => c.inputs.name);
+    expect(names).to.have.members(["venue-registry-writer", "venue-replica-1", "venue-replica-2", "venue-replica-3", "venue-frontdoor", "venue-monitor"]);
+    for (const c of containers()) {
+      expect(c.inputs.restart, c.name).to.be.oneOf(["always", "unless-stopped"]);
+      expect(c.inputs.healthcheck.interval, c.name).to.equal("30s");
+      expect(c.inputs.healthcheck.tests[0], c.name).to.equal("CMD");
+      // Fixed names and ports: replacements must delete first, and health-check edits must apply.
+      expect((c.options as pulumi.CustomResourceOptions).deleteBeforeReplace, c.name).to.equal(true);
+      expect(c.options.replaceOnChanges, c.name).to.include("healthcheck");
+    }
+  });
+
+  it("keeps the registry data volume through pulumi destroy, and the infrastructure images locally", () => {
+    const data = ofType("docker:index/volume:Volume").find((v) => v.inputs.name === "venue-registry-data")!;
+    expect(data.options.retainOnDelete).to.equal(true);
+    const images = ofType("docker:index/remoteImage:RemoteImage");
+    expect(images.map((i) => i.inputs.name)).to.have.members(["registry:2.8.3", "nginx:1.27-alpine", "node:20-alpine"]);
+    for (const image of images) expect(image.inputs.keepLocally, image.name).to.equal(true);
+  });
+
+  it("lets only the front door listen beyond 127.0.0.1", () => {
+    const published = containers().filter((c) => (c.inputs.ports ?? []).length > 0);
+    for (const c of published) {
+      for (const port of c.inputs.ports) {
+        const open = port.ip === undefined || port.ip === "0.0.0.0";
+        if (c.inputs.name === "venue-frontdoor") {
+          expect(open).to.equal(true);
+          expect(port.external).to.equal(5000);
+        } else {
+          expect(port.ip, `${c.inputs.name} publishes ${port.external}`).to.equal("127.0.0.1");
+        }
+      }
+    }
+    expect(published.map((c) => c.inputs.name)).to.have.members(["venue-frontdoor", "venue-registry-writer"]);
+  });
+
+  it("runs replicas read-only on the shared volume, and the writer writable", () => {
+    const replica = containers().find((c) => c.inputs.name === "venue-replica-1")!;
+    expect(replica.inputs.volumes[0]).to.include({ containerPath: "/var/lib/registry", readOnly: true });
+    expect(replica.inputs.uploads[0].content).to.match(/readonly:\n\s+enabled: true/);
+    const writer = containers().find((c) => c.inputs.name === "venue-registry-writer")!;
+    expect(writer.inputs.uploads[0].content).to.match(/readonly:\n\s+enabled: false/);
+    expect(writer.inputs.wait).to.equal(true);
+    const frontDoor = containers().find((c) => c.inputs.name === "venue-frontdoor")!;
+    expect(frontDoor.inputs.volumes.find((v: any) => v.containerPath === "/var/lib/registry")).to.include({ readOnly: true });
+    expect(frontDoor.inputs.uploads[0].file).to.equal("/etc/nginx/nginx.conf");
+    for (const i of [1, 2, 3]) expect(frontDoor.inputs.uploads[0].content).to.contain(`venue-replica-${i}:5000`);
+  });
+
+  it("declares one mirror command per image, triggered by source, target and platforms, after the writer", () => {
+    const mirrors = ofType("command:local:Command").filter((c) => c.name.startsWith("venue-mirror-"));
+    expect(mirrors).to.have.length(expectedImages.length);
+    for (const image of expectedImages) {
+      const mirror = mirrors.find((m) => m.inputs.create.includes(`--target ${image.target} `))!;
+      expect(mirror, image.target).to.not.equal(undefined);
+      const platforms = image.platforms ?? ["linux/amd64", "linux/arm64"];
+      expect(mirror.inputs.triggers).to.deep.equal([image.source, image.target, platforms.join(","), ""]);
+      expect(mirror.inputs.create).to.contain(`--source ${image.source} `);
+      expect(mirror.inputs.create).to.contain("--registry 127.0.0.1:5001");
+      expect(mirror.dependsOn).to.include("venue-writer");
+    }
+    const mssql = mirrors.find((m) => m.inputs.create.includes("workshop/mssql"))!;
+    expect(mssql.inputs.create).to.contain("--platforms linux/amd64 ");
+  });
+
+  it("orders the verification after every mirror, and the preflight before everything", () => {
+    const verify = named("venue-verify");
+    const mirrorNames = declared.filter((d) => d.name.startsWith("venue-mirror-")).map((d) => d.name);
+    expect(verify.dependsOn).to.have.members(mirrorNames);
+    expect(verify.inputs.create).to.contain("verify --images images.json");
+    for (const name of ["venue-registry-image", "venue-nginx-image", "venue-node-image", "venue-network", "venue-data"]) {
+      expect(named(name).dependsOn, name).to.include("venue-preflight");
+    }
+    expect(named("venue-preflight").inputs.create).to.match(/preflight --port 5000 --mirror-port 5001 --min-free-gb 20/);
+  });
+
+  it("exports outputs with the right shape", async () => {
+    const registryUrl = await resolve(program.registryUrl);
+    const registryHost = await resolve(program.registryHost);
+    expect(registryUrl).to.match(/^http:\/\/\d+\.\d+\.\d+\.\d+:5000$/);
+    expect(registryUrl).to.equal(`http://${registryHost}`);
+    expect(await resolve(program.dashboardUrl)).to.equal(`${registryUrl}/`);
+    expect(await resolve(program.attendeeCommand)).to.equal(
+      `npx -y ${registryUrl}/attendee/workshop-attendee.tgz --registry ${registryHost}`,
+    );
+    const lanUrls = await resolve(program.lanUrls);
+    expect(lanUrls).to.be.an("array").that.is.not.empty;
+    const images = await resolve(program.images);
+    expect(images).to.have.length(20);
+    expect(images[0]).to.deep.equal({
+      source: "postgres:15-alpine",
+      target: "workshop/postgres:15-alpine",
+      venueName: `${registryHost}/workshop/postgres:15-alpine`,
+      platforms: ["linux/amd64", "linux/arm64"],
+    });
+  });
+});
+
+describe("venue stack config", () => {
+  const config = (values: Record<string, string>) => ({ get: (key: string) => values[key] });
+  const problemsOf = (values: Record<string, string>): string => {
+    try {
+      readVenueSettings(config(values));
+    } catch (error) {
+      expect(error).to.be.instanceOf(VenueSettingsError);
+      return (error as Error).message;
+    }
+    throw new Error("expected the config to be refused");
+  };
+
+  it("uses the defaults that Pulumi.yaml declares", () => {
+    const yaml = require("js-yaml") as typeof import("js-yaml");
+    const fs = require("fs") as typeof import("fs");
+    const declaredConfig = (yaml.load(fs.readFileSync(path.join(project, "Pulumi.yaml"), "utf8")) as any).config;
+    const settings = readVenueSettings(config({}));
+    for (const [key, spec] of Object.entries<any>(declaredConfig)) {
+      const value = (settings as any)[key];
+      const expected = spec.default === "" ? undefined : spec.default;
+      expect(value, key).to.deep.equal(expected);
+      expect(spec.description, key).to.be.a("string").with.length.greaterThan(20);
+    }
+    expect(Object.keys(settings).sort()).to.deep.equal(Object.keys(declaredConfig).sort());
+  });
+
+  it("refuses an unknown platform, naming the key", () => {
+    expect(problemsOf({ platforms: '["linux/amd64","linux/amd46"]' })).to.contain('venue-registry:platforms[1] is an unknown platform "linux/amd46"');
+  });
+
+  it("refuses a port out of range, naming the key and how to set it", () => {
+    const message = problemsOf({ port: "70000" });
+    expect(message).to.contain('venue-registry:port must be a whole number from 1 to 65535, not "70000"');
+    expect(message).to.contain("pulumi config set port");
+    expect(problemsOf({ port: "5001" })).to.contain("venue-registry:port and venue-registry:mirrorPort are both 5001");
+  });
+
+  it("refuses a malformed seedFrom and reports every problem at once", () => {
+    const message = problemsOf({ seedFrom: "http://10.0.0.2:5000", replicas: "0" });
+    expect(message).to.contain("2 problems");
+    expect(message).to.contain("venue-registry:seedFrom must be host:port");
+    expect(message).to.contain("venue-registry:replicas must be a whole number from 1 to 8");
+  });
+
+  it("fails the program when images.json has duplicate targets or no images, naming the field", () => {
+    const { parseImageList } = require("../lib/image-list") as typeof import("../lib/image-list");
+    expect(() =>
+      parseImageList(JSON.stringify({ images: [{ source: "redis:7", target: "w/redis:7" }, { source: "redis:7.2", target: "w/redis:7" }] })),
+    ).to.throw(/images\[1\]\.target: "w\/redis:7" is already the target of images\[0\]/);
+    expect(() => parseImageList(JSON.stringify({ images: [] }))).to.throw(/images is empty: list at least one image/);
+  });
+});
+
+describe("venue program with bad config", function () {
+  this.timeout(60_000);
+  const { spawnSync } = require("child_process") as typeof import("child_process");
+  const fs = require("fs") as typeof import("fs");
+  const os = require("os") as typeof import("os");
+
+  /** Runs index.ts under mocks in a fresh process with the given config, as `pulumi up` would load it. */
+  function runProgram(config: Record<string, string>): { status: number | null; output: string } {
+    const script = `
+      const pulumi = require("@pulumi/pulumi");
+      pulumi.runtime.setMocks({ newResource: (a) => ({ id: a.name, state: a.inputs }), call: () => ({}) }, "venue-registry", "venue", false);
+      pulumi.runtime.setAllConfig(${JSON.stringify(config)});
+      try { require("./index"); } catch (error) { console.error(error.message); process.exit(1); }
+    `;
+    const result = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: project, encoding: "utf8" });
+    return { status: result.status, output: `${result.stdout}${result.stderr}` };
+  }
+
+  it("stops with the config key named when a setting is wrong", () => {
+    const result = runProgram({ "venue-registry:port": "99999", "venue-registry:platforms": '["linux/amd64","linux/sparc"]' });
+    expect(result.status).to.equal(1);
+    expect(result.output).to.contain("venue-registry:port must be a whole number from 1 to 65535");
+    expect(result.output).to.contain('venue-registry:platforms[1] is an unknown platform "linux/sparc"');
+  });
+
+  it("stops with the entry and field named when images.json is malformed, and leaves the file untouched", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "venue-images-"));
+    const file = path.join(dir, "images.json");
+    const text = '{ "images": [ { "source": "postgres:15", "target": "workshop/postgres:15" }, { "source": "Redis:7" } ] }';
+    fs.writeFileSync(file, text);
+    const result = runProgram({ "venue-registry:imagesFile": file });
+    expect(result.status).to.equal(1);
+    expect(result.output).to.contain("images[1].target is required");
+    expect(result.output).to.contain('images[1].source: "Redis:7" is not a valid image reference');
+    expect(fs.readFileSync(file, "utf8")).to.equal(text);
+    fs.writeFileSync(file, '{ "images": [ { "source": "postgres:15", ');
+    const broken = runProgram({ "venue-registry:imagesFile": file });
+    expect(broken.output).to.match(/is not valid JSON: .* at line 1, column \d+/);
+  });
+});
