@@ -8,6 +8,7 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { preflightCommand } from "./preflight-command";
 import { mirrorCommand, verifyCommand } from "./mirror-command";
+import { monitorCommand, watchCommand } from "./monitor-command";
 
 export function buildVenueCli(argv: string[]) {
   return (
@@ -18,6 +19,8 @@ export function buildVenueCli(argv: string[]) {
       .command(preflightCommand)
       .command(mirrorCommand)
       .command(verifyCommand)
+      .command(monitorCommand)
+      .command(watchCommand)
       .demandCommand(1, "Name a command: see --help.")
       .strict()
       .recommendCommands()

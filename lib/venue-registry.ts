@@ -65,6 +65,7 @@ export const STATE_DIR = ".venue";
 export const LOCK_DIR = path.join(STATE_DIR, "locks");
 export const ATTENDEE_DIR = path.join(STATE_DIR, "www", "attendee");
 export const ATTENDEE_PACKAGE = "workshop-attendee.tgz";
+export const MIRROR_LIST_FILE_NAME = "mirrors.json";
 
 /** Every long-running container: checked every 30 s, restarted unless the facilitator stopped it. */
 function healthcheck(url: string): docker.types.input.ContainerHealthcheck {
@@ -240,8 +241,6 @@ export class VenueRegistry extends pulumi.ComponentResource {
           LOCK_DIR,
           "--out",
           path.join(ATTENDEE_DIR, LOCK_FILE_NAME),
-          "--mirrors",
-          settings.mirrors.join(","),
         ]),
         triggers: images.map((i) => `${i.source}=>${i.target}[${platformsFor(i, settings.platforms).join(",")}]`),
         addPreviousOutputInEnv: false,
@@ -259,6 +258,26 @@ export class VenueRegistry extends pulumi.ComponentResource {
         addPreviousOutputInEnv: false,
       },
       afterPreflight,
+    );
+
+    // The mirror laptops, next to the lock file: attendees spread over them (lib/mirror-selection.ts).
+    const mirrorList = new command.local.Command(
+      `${name}-published-mirrors`,
+      {
+        dir: projectDir,
+        create: venueVerb([
+          "publish-mirrors",
+          "--primary",
+          registryHost,
+          "--mirrors",
+          settings.mirrors.join(","),
+          "--out",
+          path.join(ATTENDEE_DIR, MIRROR_LIST_FILE_NAME),
+        ]),
+        triggers: [registryHost, ...settings.mirrors],
+        addPreviousOutputInEnv: false,
+      },
+      { parent: this, dependsOn: [attendeePackage] },
     );
 
     const monitor = new docker.Container(
@@ -280,17 +299,17 @@ export class VenueRegistry extends pulumi.ComponentResource {
           `${IN_CONTAINER.attendeeDir}/${LOCK_FILE_NAME}`,
           "--access-log",
           `${IN_CONTAINER.logs}/access.json`,
-          "--stub-status",
+          "--stub-status-url",
           `http://${VENUE_NAMES.frontDoor}:${STUB_STATUS_PORT}/stub_status`,
-          "--front-door",
+          "--front-door-url",
           `http://${VENUE_NAMES.frontDoor}:${FRONT_DOOR_PORT}`,
           ...replicas.flatMap((_, i) => ["--replica", `http://${VENUE_NAMES.replica(i + 1)}:${REGISTRY_PORT}`]),
           ...args.lanAddresses.flatMap((a) => ["--lan-address", `${a}:${settings.port}`]),
+          // {venue} becomes each LAN address on the dashboard and the slide.
           "--attendee-command",
-          attendeeCommandFor(registryHost),
+          attendeeCommandFor("{venue}"),
           "--expected-attendees",
           String(settings.expectedAttendees),
-          ...settings.mirrors.flatMap((m) => ["--mirror", m]),
         ],
         volumes: [
           { hostPath: projectDir, containerPath: IN_CONTAINER.project, readOnly: true },
@@ -329,7 +348,7 @@ export class VenueRegistry extends pulumi.ComponentResource {
         waitTimeout: 120,
       },
       // nginx resolves the replicas' and the monitor's names when it starts.
-      { ...replaceable, dependsOn: [...replicas, monitor, attendeePackage] },
+      { ...replaceable, dependsOn: [...replicas, monitor, attendeePackage, mirrorList] },
     );
 
     const lanHosts = (args.lanAddresses.length > 0 ? args.lanAddresses : [args.advertisedAddress]).map((a) => `${a}:${settings.port}`);

@@ -170,6 +170,13 @@ describe("venue stack (Pulumi mocks)", function () {
     expect(named("venue-preflight").inputs.create).to.match(/preflight --port 5000 --mirror-port 5001 --min-free-gb 20/);
   });
 
+  it("builds the attendee package and publishes the mirror list before the front door starts", () => {
+    const frontDoor = named("venue-frontdoor");
+    expect(frontDoor.dependsOn).to.include.members(["venue-attendee-package", "venue-published-mirrors", "venue-monitor", "venue-replica-1"]);
+    expect(named("venue-attendee-package").inputs.create).to.equal("npm run --silent pack:attendee");
+    expect(named("venue-published-mirrors").inputs.create).to.match(/^node .* publish-mirrors --primary \d+\.\d+\.\d+\.\d+:5000 --mirrors '' --out \.venue\/www\/attendee\/mirrors\.json$/);
+  });
+
   it("exports outputs with the right shape", async () => {
     const registryUrl = await resolve(program.registryUrl);
     const registryHost = await resolve(program.registryHost);
