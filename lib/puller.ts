@@ -1,0 +1,463 @@
+/**
+ * The attendee's pull plan: every image of the venue's lock file, by digest, a few at a time. Each
+ * image is tried 3 times (with backoff) at each venue registry in turn, then falls back to its source
+ * (Docker Hub) by the source digest. Images are tagged with their workshop name and their source name,
+ * so `docker images | grep workshop` and unchanged compose files both find them. Nothing outside the
+ * venue is contacted unless an image falls back.
+ */
+import axios from "axios";
+import { DockerEngine, PullProgressMessage } from "./docker-engine";
+import { DOCKER_HUB, familiarImageName, formatImageReference, parseImageReference, parseRepositoryAndTag } from "./image-reference";
+import { normalizePlatformText } from "./platform";
+import { LOCK_URL_PATH, LockedImage, LockedPlatform, validateLock, VenueLock } from "./venue-lock";
+
+export const DEFAULT_ATTEMPTS = 3;
+export const DEFAULT_RETRY_DELAY_MS = 1_000;
+export const DEFAULT_CONCURRENCY = 3;
+
+// ---------------------------------------------------------------------------------------------
+// Lock file from the front door
+// ---------------------------------------------------------------------------------------------
+
+export class VenueUnreachableError extends Error {
+  constructor(
+    readonly registries: string[],
+    readonly reasons: string[],
+  ) {
+    super(`Could not read the venue's image list from ${registries.map((r) => `http://${r}${LOCK_URL_PATH}`).join(" or ")}: ${reasons.join("; ")}`);
+    this.name = "VenueUnreachableError";
+  }
+}
+
+function describeHttpFailure(error: unknown): string {
+  if (axios.isAxiosError(error)) {
+    if (error.response) return `HTTP ${error.response.status}`;
+    if (error.code === "ECONNREFUSED") return "connection refused (nothing listens there)";
+    if (error.code === "ECONNABORTED" || error.code === "ETIMEDOUT") return "no answer in time";
+    if (error.code === "EHOSTUNREACH" || error.code === "ENETUNREACH") return "host unreachable (are you on the venue Wi-Fi?)";
+    return error.code ?? error.message;
+  }
+  return (error as Error).message;
+}
+
+/** Reads /attendee/venue-lock.json from the first venue address that answers. */
+export async function fetchVenueLock(registries: string[], timeoutMs = 10_000): Promise<{ lock: VenueLock; from: string }> {
+  const reasons: string[] = [];
+  for (const registry of registries) {
+    const url = `http://${registry}${LOCK_URL_PATH}`;
+    try {
+      const response = await axios.get(url, { timeout: timeoutMs, responseType: "text", transformResponse: (x) => x, proxy: false });
+      const data = JSON.parse(String(response.data)) as unknown;
+      return { lock: validateLock(data, url), from: registry };
+    } catch (error) {
+      reasons.push(`${registry}: ${error instanceof SyntaxError ? "the answer is not JSON" : describeHttpFailure(error)}`);
+    }
+  }
+  throw new VenueUnreachableError(registries, reasons);
+}
+
+/** Does the registry answer GET /v2/ (200 or 401)? Returns the failure reason, or undefined when it does. */
+export async function probeRegistry(registry: string, timeoutMs = 5_000): Promise<string | undefined> {
+  try {
+    const response = await axios.get(`http://${registry}/v2/`, { timeout: timeoutMs, validateStatus: () => true, proxy: false });
+    return response.status === 200 || response.status === 401 ? undefined : `GET /v2/ answered HTTP ${response.status}`;
+  } catch (error) {
+    return describeHttpFailure(error);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plan
+// ---------------------------------------------------------------------------------------------
+
+export interface PlannedImage {
+  image: LockedImage;
+  platform: LockedPlatform;
+  /** "workshop/postgres:15-alpine" */
+  workshopName: string;
+  /** "postgres:15-alpine", as compose files name it. */
+  sourceName: string;
+  /** Config plus layers for this platform. */
+  bytes: number;
+}
+
+export interface PullPlan {
+  platform: string;
+  images: PlannedImage[];
+  /** Images the venue does not hold for this platform. */
+  unavailable: LockedImage[];
+  /** Unique bytes for this platform (shared layers once), from the lock file. */
+  totalBytes: number;
+}
+
+export function sourceNameOf(image: LockedImage): string {
+  const reference = parseImageReference(image.source);
+  return familiarImageName({ ...reference, digest: undefined });
+}
+
+export function planPull(lock: VenueLock, platform: string): PullPlan {
+  const wanted = normalizePlatformText(platform);
+  const images: PlannedImage[] = [];
+  const unavailable: LockedImage[] = [];
+  for (const image of lock.images) {
+    const match = image.platforms.find((p) => normalizePlatformText(p.platform) === wanted);
+    if (!match) {
+      unavailable.push(image);
+      continue;
+    }
+    images.push({ image, platform: match, workshopName: image.target, sourceName: sourceNameOf(image), bytes: match.bytes });
+  }
+  const unique = new Map<string, number>();
+  for (const planned of images) for (const blob of planned.platform.blobs) unique.set(blob.digest, blob.size);
+  const totalBytes = lock.totals[wanted] ?? [...unique.values()].reduce((a, b) => a + b, 0);
+  return { platform: wanted, images, unavailable, totalBytes };
+}
+
+export function venueReference(registry: string, image: LockedImage): string {
+  return `${registry}/${image.repository}@${image.indexDigest}`;
+}
+
+export function sourceReference(image: LockedImage): string {
+  const reference = parseImageReference(image.source);
+  return formatImageReference({ ...reference, tag: undefined, digest: image.sourceDigest });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events and results
+// ---------------------------------------------------------------------------------------------
+
+export type PullOrigin = "venue" | "fallback";
+
+export type PullEvent =
+  | { type: "image-start"; index: number; image: string; reference: string; origin: PullOrigin; attempt: number; bytes: number }
+  | { type: "image-progress"; index: number; image: string; doneBytes: number; totalBytes: number }
+  | { type: "attempt-failed"; index: number; image: string; reference: string; attempt: number; error: string; retryInMs?: number }
+  | { type: "registry-down"; registry: string; reason: string }
+  | { type: "image-fallback"; index: number; image: string; reason: string }
+  | { type: "image-done"; index: number; result: PulledImage }
+  | { type: "image-failed"; index: number; image: string; error: string };
+
+export interface PulledImage {
+  workshopName: string;
+  sourceName: string;
+  /** The reference that was pulled. */
+  reference: string;
+  origin: PullOrigin;
+  /** Venue registry host:port, or the source's registry when fallen back. */
+  registry: string;
+  bytes: number;
+  seconds: number;
+  attempts: number;
+  /** Why the venue was not used, when origin is "fallback". */
+  fallbackReason?: string;
+}
+
+export interface FailedImage {
+  workshopName: string;
+  error: string;
+}
+
+export interface PullSummary {
+  platform: string;
+  images: PulledImage[];
+  failed: FailedImage[];
+  totalBytes: number;
+  seconds: number;
+  megabytesPerSecond: number;
+}
+
+export interface PullOptions {
+  engine: DockerEngine;
+  /** Venue registries in order of preference; failover goes down the list. */
+  registries: string[];
+  concurrency?: number;
+  /** false: never leave the venue (--no-fallback). */
+  fallback?: boolean;
+  attempts?: number;
+  /** First retry delay; doubles per attempt. */
+  retryDelayMs?: number;
+  onEvent?: (event: PullEvent) => void;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-layer progress
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Turns the engine's per-layer messages into bytes done for one image. Layer ids in the stream are
+ * the first 12 hex digits of the blob digest; the lock file gives every blob's size up front, so the
+ * total is known before the first byte arrives.
+ */
+export class ImageProgress {
+  private readonly sizes = new Map<string, number>();
+  private readonly done = new Map<string, number>();
+  readonly totalBytes: number;
+
+  constructor(platform: LockedPlatform) {
+    for (const blob of platform.blobs) this.sizes.set(blob.digest.slice("sha256:".length, "sha256:".length + 12), blob.size);
+    this.totalBytes = platform.bytes;
+  }
+
+  /** Applies one message; returns true when the bytes done changed. */
+  apply(message: PullProgressMessage): boolean {
+    const id = message.id;
+    if (!id || !this.sizes.has(id)) return false;
+    const size = this.sizes.get(id)!;
+    const before = this.done.get(id) ?? 0;
+    let after = before;
+    switch (message.status) {
+      case "Downloading":
+        after = Math.min(size, message.progressDetail?.current ?? before);
+        break;
+      case "Verifying Checksum":
+      case "Download complete":
+      case "Extracting":
+      case "Pull complete":
+      case "Already exists":
+        after = size;
+        break;
+      default:
+        return false;
+    }
+    if (after <= before) return false;
+    this.done.set(id, after);
+    return true;
+  }
+
+  get doneBytes(): number {
+    let sum = 0;
+    for (const value of this.done.values()) sum += value;
+    return Math.min(sum, this.totalBytes);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pulling
+// ---------------------------------------------------------------------------------------------
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Errors about this image only; anything else (refused, reset, 5xx, timeouts) means the registry is in trouble. */
+function isImageSpecific(error: string): boolean {
+  return /manifest unknown|not found|unknown blob|does not exist|no matching manifest/i.test(error);
+}
+
+function shorten(text: string, limit = 160): string {
+  const oneLine = text.replace(/\s+/g, " ").trim();
+  return oneLine.length > limit ? `${oneLine.slice(0, limit - 1)}…` : oneLine;
+}
+
+async function tagBoth(engine: DockerEngine, pulled: string, planned: PlannedImage): Promise<void> {
+  const workshop = parseRepositoryAndTag(planned.workshopName);
+  await engine.tagImage(pulled, workshop.repository, workshop.tag);
+  const source = parseImageReference(planned.image.source);
+  const sourceRepository = source.registry === DOCKER_HUB ? source.repository : `${source.registry}/${source.repository}`;
+  await engine.tagImage(pulled, sourceRepository, source.tag ?? "latest");
+}
+
+async function runPool<T>(items: T[], concurrency: number, worker: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const runners = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      await worker(item);
+    }
+  });
+  await Promise.all(runners);
+}
+
+/** Pulls every planned image; never throws for a single image, which is reported in `failed`. */
+export async function pullImages(plan: PullPlan, options: PullOptions): Promise<PullSummary> {
+  const engine = options.engine;
+  const attempts = options.attempts ?? DEFAULT_ATTEMPTS;
+  const retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
+  const sleep = options.sleep ?? defaultSleep;
+  const emit = options.onEvent ?? (() => undefined);
+  const downRegistries = new Map<string, string>();
+  const results: Array<PulledImage | undefined> = new Array(plan.images.length);
+  const failed: FailedImage[] = [];
+  const started = Date.now();
+
+  const tryPull = async (
+    index: number,
+    planned: PlannedImage,
+    reference: string,
+    origin: PullOrigin,
+    attempt: number,
+  ): Promise<string | undefined> => {
+    emit({ type: "image-start", index, image: planned.workshopName, reference, origin, attempt, bytes: planned.bytes });
+    const progress = new ImageProgress(planned.platform);
+    try {
+      await engine.pull(reference, (message) => {
+        if (progress.apply(message)) {
+          emit({ type: "image-progress", index, image: planned.workshopName, doneBytes: progress.doneBytes, totalBytes: progress.totalBytes });
+        }
+      });
+      return undefined;
+    } catch (error) {
+      return shorten((error as Error).message.replace(/^pulling \S+ failed: /, ""));
+    }
+  };
+
+  const pullOne = async (index: number): Promise<void> => {
+    const planned = plan.images[index];
+    const imageStarted = Date.now();
+    let attemptsMade = 0;
+    let lastError = "no venue registry was given";
+    const finish = async (reference: string, origin: PullOrigin, registry: string, fallbackReason?: string) => {
+      await tagBoth(engine, reference, planned);
+      const result: PulledImage = {
+        workshopName: planned.workshopName,
+        sourceName: planned.sourceName,
+        reference,
+        origin,
+        registry,
+        bytes: planned.bytes,
+        seconds: (Date.now() - imageStarted) / 1000,
+        attempts: attemptsMade,
+        fallbackReason,
+      };
+      results[index] = result;
+      emit({ type: "image-progress", index, image: planned.workshopName, doneBytes: planned.bytes, totalBytes: planned.bytes });
+      emit({ type: "image-done", index, result });
+    };
+
+    for (const registry of options.registries) {
+      if (downRegistries.has(registry)) {
+        lastError = `${registry} stopped answering: ${downRegistries.get(registry)}`;
+        continue;
+      }
+      const reference = venueReference(registry, planned.image);
+      for (let attempt = 1; attempt <= attempts; attempt++) {
+        attemptsMade++;
+        const error = await tryPull(index, planned, reference, "venue", attempt);
+        if (error === undefined) return finish(reference, "venue", registry);
+        lastError = `${registry}: ${error}`;
+        const retryInMs = attempt < attempts ? retryDelayMs * 2 ** (attempt - 1) : undefined;
+        emit({ type: "attempt-failed", index, image: planned.workshopName, reference, attempt, error, retryInMs });
+        if (retryInMs === undefined) {
+          if (!isImageSpecific(error) && !downRegistries.has(registry)) {
+            downRegistries.set(registry, error);
+            emit({ type: "registry-down", registry, reason: error });
+          }
+          break;
+        }
+        // Another image may have found the registry down meanwhile; waiting would be pointless.
+        if (downRegistries.has(registry)) break;
+        await sleep(retryInMs);
+      }
+    }
+
+    if (options.fallback === false) {
+      failed.push({ workshopName: planned.workshopName, error: `${lastError} (fallback to ${planned.image.source} is off: --no-fallback)` });
+      emit({ type: "image-failed", index, image: planned.workshopName, error: lastError });
+      return;
+    }
+    const reason = lastError;
+    emit({ type: "image-fallback", index, image: planned.workshopName, reason });
+    const reference = sourceReference(planned.image);
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      attemptsMade++;
+      const error = await tryPull(index, planned, reference, "fallback", attempt);
+      if (error === undefined) return finish(reference, "fallback", parseImageReference(reference).registry, reason);
+      const retryInMs = attempt < attempts ? retryDelayMs * 2 ** (attempt - 1) : undefined;
+      emit({ type: "attempt-failed", index, image: planned.workshopName, reference, attempt, error, retryInMs });
+      lastError = `${reference}: ${error}`;
+      if (retryInMs !== undefined) await sleep(retryInMs);
+    }
+    failed.push({ workshopName: planned.workshopName, error: `venue: ${reason}; fallback: ${lastError}` });
+    emit({ type: "image-failed", index, image: planned.workshopName, error: lastError });
+  };
+
+  const indexes = plan.images.map((_, i) => i);
+  await runPool(indexes, options.concurrency ?? DEFAULT_CONCURRENCY, async (index) => {
+    try {
+      await pullOne(index);
+    } catch (error) {
+      // Tagging or an engine failure outside the pull stream: report it against this image.
+      const message = shorten((error as Error).message);
+      failed.push({ workshopName: plan.images[index].workshopName, error: message });
+      emit({ type: "image-failed", index, image: plan.images[index].workshopName, error: message });
+    }
+  });
+
+  const images = results.filter((r): r is PulledImage => r !== undefined);
+  const seconds = (Date.now() - started) / 1000;
+  const totalBytes = images.reduce((sum, image) => sum + image.bytes, 0);
+  return {
+    platform: plan.platform,
+    images,
+    failed,
+    totalBytes,
+    seconds,
+    megabytesPerSecond: seconds > 0 ? totalBytes / 1e6 / seconds : 0,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification
+// ---------------------------------------------------------------------------------------------
+
+export type ImageCheck =
+  | { workshopName: string; status: "ok"; digest: string }
+  | { workshopName: string; status: "missing" }
+  | { workshopName: string; status: "digest-mismatch"; found: string[]; expected: string[] };
+
+/** Every planned image is present under its workshop name, and one of its digests is the lock's. */
+export async function verifyImages(engine: DockerEngine, plan: PullPlan): Promise<ImageCheck[]> {
+  const checks: ImageCheck[] = [];
+  for (const planned of plan.images) {
+    const inspect = await engine.inspectImage(planned.workshopName);
+    if (!inspect) {
+      checks.push({ workshopName: planned.workshopName, status: "missing" });
+      continue;
+    }
+    const expected = [...new Set([planned.image.indexDigest, planned.image.sourceDigest])];
+    const found = (inspect.RepoDigests ?? []).map((entry) => entry.slice(entry.indexOf("@") + 1));
+    const match = found.find((digest) => expected.includes(digest));
+    checks.push(match ? { workshopName: planned.workshopName, status: "ok", digest: match } : { workshopName: planned.workshopName, status: "digest-mismatch", found, expected });
+  }
+  return checks;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reporting
+// ---------------------------------------------------------------------------------------------
+
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
+  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
+  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(0)} kB`;
+  return `${bytes} B`;
+}
+
+/** The table printed at the end of a pull: image, from, size, time, then the overall rate. */
+export function formatSummaryTable(summary: PullSummary): string {
+  const rows = [
+    ["IMAGE", "FROM", "SIZE", "TIME"],
+    ...summary.images.map((image) => [
+      image.workshopName,
+      image.origin === "venue" ? `venue (${image.registry})` : `fallback (${image.registry})`,
+      formatBytes(image.bytes),
+      `${image.seconds.toFixed(1)} s`,
+    ]),
+    ...summary.failed.map((image) => [image.workshopName, "FAILED", "-", "-"]),
+  ];
+  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  const lines = rows.map((row) => row.map((cell, column) => (column >= 2 ? cell.padStart(widths[column]) : cell.padEnd(widths[column]))).join("  ").trimEnd());
+  lines.push(
+    `${summary.images.length} of ${summary.images.length + summary.failed.length} images, ${formatBytes(summary.totalBytes)} in ${summary.seconds.toFixed(1)} s: ${summary.megabytesPerSecond.toFixed(1)} MB/s overall`,
+  );
+  return lines.join("\n");
+}
+
+/** Says which images came from outside the venue and why; undefined when none did. */
+export function fallbackNotice(summary: PullSummary): string | undefined {
+  const fallen = summary.images.filter((image) => image.origin === "fallback");
+  if (fallen.length === 0) return undefined;
+  const lines = [`Notice: ${fallen.length} image${fallen.length === 1 ? "" : "s"} came from the internet instead of the venue:`];
+  for (const image of fallen) lines.push(`  ${image.workshopName} from ${image.reference}, because ${image.fallbackReason}`);
+  lines.push("They work the same; tell the facilitator so the venue can be checked.");
+  return lines.join("\n");
+}

@@ -1,0 +1,212 @@
+import { expect } from "chai";
+import { DockerEngine, parseDockerHost } from "../lib/docker-engine";
+import {
+  fallbackNotice,
+  fetchVenueLock,
+  formatSummaryTable,
+  ImageProgress,
+  planPull,
+  PullEvent,
+  pullImages,
+  PullSummary,
+  sourceNameOf,
+  sourceReference,
+  venueReference,
+  verifyImages,
+  VenueUnreachableError,
+} from "../lib/puller";
+import { buildLock } from "../lib/venue-lock";
+import { lockedImageFor, startTestVenue, TestVenue } from "./support/attendee-venue";
+import { buildFixtureSet, FixtureImage, platformBytes } from "./support/fixtures";
+import { freePort, RunningDockerd, startDockerd } from "./support/services";
+
+function engineFor(dockerd: RunningDockerd): DockerEngine {
+  return new DockerEngine({
+    endpoint: parseDockerHost(dockerd.dockerHost, { platform: "linux", env: {}, homeDir: "/nonexistent", readText: () => undefined, exists: () => false }, "DOCKER_HOST"),
+  });
+}
+
+describe("puller", () => {
+  const fixtures = buildFixtureSet();
+  const lock = buildLock(fixtures.map((f) => lockedImageFor(f, "docker.io")), ["linux/amd64", "linux/arm64"], new Date("2026-01-01T00:00:00Z"));
+
+  it("plans the engine's platform, with the lock's unique bytes, and lists images the venue lacks", () => {
+    const amd = planPull(lock, "linux/amd64");
+    expect(amd.images.map((i) => i.workshopName)).to.deep.equal(["workshop/app:latest", "workshop/hello:1.0", "workshop/tools:2-alpine"]);
+    expect(amd.unavailable).to.deep.equal([]);
+    expect(amd.totalBytes).to.equal(lock.totals["linux/amd64"]);
+    const arm = planPull(lock, "linux/arm64/v8");
+    expect(arm.images.map((i) => i.workshopName)).to.deep.equal(["workshop/hello:1.0", "workshop/tools:2-alpine"]);
+    expect(arm.unavailable.map((i) => i.target)).to.deep.equal(["workshop/app:latest"]);
+    const hello = fixtures.find((f) => f.repository === "library/hello")!;
+    expect(arm.images[0].bytes).to.equal(platformBytes(hello, "linux/arm64"));
+  });
+
+  it("names the venue and source references by digest, and the source as compose files write it", () => {
+    const hello = lock.images.find((i) => i.target === "workshop/hello:1.0")!;
+    expect(venueReference("192.168.1.20:5000", hello)).to.equal(`192.168.1.20:5000/library/hello@${hello.indexDigest}`);
+    expect(sourceReference(hello)).to.equal(`docker.io/library/hello@${hello.sourceDigest}`);
+    expect(sourceNameOf(hello)).to.equal("hello:1.0");
+    expect(sourceNameOf({ ...hello, source: "ghcr.io/acme/tool:2" })).to.equal("ghcr.io/acme/tool:2");
+  });
+
+  it("counts per-layer progress in bytes from the engine's messages", () => {
+    const planned = planPull(lock, "linux/amd64").images.find((i) => i.workshopName === "workshop/hello:1.0")!;
+    const progress = new ImageProgress(planned.platform);
+    const [config, base, app] = planned.platform.blobs;
+    const shortId = (digest: string) => digest.slice(7, 19);
+    expect(progress.totalBytes).to.equal(config.size + base.size + app.size);
+    expect(progress.apply({ status: "Pulling fs layer", id: shortId(base.digest) })).to.equal(false);
+    expect(progress.apply({ status: "Downloading", id: shortId(base.digest), progressDetail: { current: 1000, total: base.size } })).to.equal(true);
+    expect(progress.doneBytes).to.equal(1000);
+    expect(progress.apply({ status: "Already exists", id: shortId(app.digest) })).to.equal(true);
+    expect(progress.apply({ status: "Pull complete", id: shortId(base.digest) })).to.equal(true);
+    expect(progress.doneBytes).to.equal(base.size + app.size);
+    expect(progress.apply({ status: "Downloading", id: "0123456789ab", progressDetail: { current: 5 } })).to.equal(false);
+  });
+
+  it("prints a summary table with origin, size, time and the overall rate, and a fallback notice", () => {
+    const summary: PullSummary = {
+      platform: "linux/amd64",
+      images: [
+        { workshopName: "workshop/hello:1.0", sourceName: "hello:1.0", reference: "v:5000/library/hello@sha256:aa", origin: "venue", registry: "v:5000", bytes: 2_500_000, seconds: 1.25, attempts: 1 },
+        { workshopName: "workshop/app:latest", sourceName: "app:latest", reference: "docker.io/library/app@sha256:bb", origin: "fallback", registry: "docker.io", bytes: 12_000, seconds: 3, attempts: 4, fallbackReason: "v:5000: connection refused" },
+      ],
+      failed: [{ workshopName: "workshop/tools:2", error: "x" }],
+      totalBytes: 2_512_000,
+      seconds: 4,
+      megabytesPerSecond: 0.628,
+    };
+    expect(formatSummaryTable(summary)).to.equal(
+      [
+        "IMAGE                FROM                    SIZE   TIME",
+        "workshop/hello:1.0   venue (v:5000)        2.5 MB  1.3 s",
+        "workshop/app:latest  fallback (docker.io)   12 kB  3.0 s",
+        "workshop/tools:2     FAILED                     -      -",
+        "2 of 3 images, 2.5 MB in 4.0 s: 0.6 MB/s overall",
+      ].join("\n"),
+    );
+    expect(fallbackNotice(summary)).to.equal(
+      [
+        "Notice: 1 image came from the internet instead of the venue:",
+        "  workshop/app:latest from docker.io/library/app@sha256:bb, because v:5000: connection refused",
+        "They work the same; tell the facilitator so the venue can be checked.",
+      ].join("\n"),
+    );
+    expect(fallbackNotice({ ...summary, images: [summary.images[0]] })).to.equal(undefined);
+  });
+
+  it("reports an unreachable venue with the address and the reason", async () => {
+    const port = await freePort();
+    try {
+      await fetchVenueLock([`127.0.0.1:${port}`], 2_000);
+      expect.fail("fetchVenueLock should have thrown");
+    } catch (error) {
+      expect(error).to.be.instanceOf(VenueUnreachableError);
+      expect((error as Error).message).to.equal(
+        `Could not read the venue's image list from http://127.0.0.1:${port}/attendee/venue-lock.json: 127.0.0.1:${port}: connection refused (nothing listens there)`,
+      );
+    }
+  });
+});
+
+describe("puller @system", function () {
+  this.timeout(180_000);
+  let images: FixtureImage[];
+  let venue: TestVenue;
+
+  before(async () => {
+    images = buildFixtureSet();
+    venue = await startTestVenue({ images, replicas: 2 });
+  });
+
+  it("pulls every image through the front door by digest, tags both names, and verify passes", async () => {
+    const dockerd = await startDockerd();
+    const engine = engineFor(dockerd);
+    const { lock, from } = await fetchVenueLock([venue.frontDoor]);
+    expect(from).to.equal(venue.frontDoor);
+    const plan = planPull(lock, "linux/amd64");
+    const events: PullEvent[] = [];
+    const summary = await pullImages(plan, { engine, registries: [venue.frontDoor], concurrency: 3, onEvent: (e) => events.push(e) });
+
+    expect(summary.failed).to.deep.equal([]);
+    expect(summary.images.map((i) => [i.workshopName, i.origin, i.registry]).sort()).to.deep.equal([
+      ["workshop/app:latest", "venue", venue.frontDoor],
+      ["workshop/hello:1.0", "venue", venue.frontDoor],
+      ["workshop/tools:2-alpine", "venue", venue.frontDoor],
+    ]);
+    // Progress reached each image's full size, and some came from the engine's per-layer stream.
+    for (const planned of plan.images) {
+      const progress = events.filter((e): e is Extract<PullEvent, { type: "image-progress" }> => e.type === "image-progress" && e.image === planned.workshopName);
+      expect(progress[progress.length - 1].doneBytes).to.equal(planned.bytes);
+      expect(progress.length).to.be.greaterThan(1);
+    }
+    expect(dockerd.docker(["run", "--rm", "--network", "none", "workshop/hello:1.0"]).trim()).to.equal("library/hello:1.0 linux/amd64");
+    expect(dockerd.docker(["run", "--rm", "--network", "none", `${venue.hub.host}/team/app:latest`]).trim()).to.equal("team/app:latest linux/amd64");
+    const checks = await verifyImages(engine, plan);
+    expect(checks.map((c) => c.status)).to.deep.equal(["ok", "ok", "ok"]);
+    await dockerd.stop();
+  });
+
+  it("completes when a venue registry is killed mid-pull, failing over to the next --registry", async () => {
+    const dockerd = await startDockerd();
+    const engine = engineFor(dockerd);
+    // A separate writer-less copy: one more read-only registry on the same storage, used directly.
+    const doomed = venue.replicas[1];
+    const plan = planPull(venue.lock, "linux/amd64");
+    const events: PullEvent[] = [];
+    let killed = false;
+    const summary = await pullImages(plan, {
+      engine,
+      registries: [doomed.host, venue.frontDoor],
+      concurrency: 1,
+      retryDelayMs: 50,
+      onEvent: (event) => {
+        events.push(event);
+        if (event.type === "image-done" && !killed) {
+          killed = true;
+          void doomed.kill();
+        }
+      },
+    });
+    expect(summary.failed).to.deep.equal([]);
+    expect(summary.images.map((i) => i.registry)).to.deep.equal([doomed.host, venue.frontDoor, venue.frontDoor]);
+    expect(summary.images.every((i) => i.origin === "venue")).to.equal(true);
+    const down = events.filter((e) => e.type === "registry-down");
+    expect(down.map((e) => (e as { registry: string }).registry)).to.deep.equal([doomed.host]);
+    // The first image after the kill tried the dead registry 3 times before failing over; the last skipped it.
+    const failedAttempts = events.filter((e) => e.type === "attempt-failed");
+    expect(failedAttempts.map((e) => (e as { attempt: number }).attempt)).to.deep.equal([1, 2, 3]);
+    expect((await verifyImages(engine, plan)).map((c) => c.status)).to.deep.equal(["ok", "ok", "ok"]);
+    await dockerd.stop();
+  });
+
+  it("falls back to the source registry for every image when the venue's registries are down, and says so", async () => {
+    const dockerd = await startDockerd();
+    const engine = engineFor(dockerd);
+    const downVenue = await startTestVenue({ images, hub: venue.hub });
+    const { lock } = await fetchVenueLock([downVenue.frontDoor]);
+    await downVenue.replicas[0].kill();
+    const plan = planPull(lock, "linux/amd64");
+
+    const noFallback = await pullImages(plan, { engine, registries: [downVenue.frontDoor], retryDelayMs: 20, fallback: false });
+    expect(noFallback.images).to.deep.equal([]);
+    expect(noFallback.failed.map((f) => f.workshopName).sort()).to.deep.equal(["workshop/app:latest", "workshop/hello:1.0", "workshop/tools:2-alpine"]);
+    expect(noFallback.failed[0].error).to.match(/\(fallback to 127\.0\.0\.1:\d+\/\S+ is off: --no-fallback\)$/);
+
+    const summary = await pullImages(plan, { engine, registries: [downVenue.frontDoor], retryDelayMs: 20 });
+    expect(summary.failed).to.deep.equal([]);
+    expect(summary.images.map((i) => [i.workshopName, i.origin, i.registry]).sort()).to.deep.equal([
+      ["workshop/app:latest", "fallback", venue.hub.host],
+      ["workshop/hello:1.0", "fallback", venue.hub.host],
+      ["workshop/tools:2-alpine", "fallback", venue.hub.host],
+    ]);
+    const notice = fallbackNotice(summary)!;
+    expect(notice.split("\n")[0]).to.equal("Notice: 3 images came from the internet instead of the venue:");
+    for (const image of plan.images) expect(notice).to.include(`  ${image.workshopName} from ${sourceReference(image.image)}, because ${downVenue.frontDoor}: `);
+    expect(notice).to.match(/502 Bad Gateway/);
+    expect(dockerd.docker(["run", "--rm", "--network", "none", "workshop/app:latest"]).trim()).to.equal("team/app:latest linux/amd64");
+    expect((await verifyImages(engine, plan)).map((c) => c.status)).to.deep.equal(["ok", "ok", "ok"]);
+    await dockerd.stop();
+  });
+});
