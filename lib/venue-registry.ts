@@ -253,7 +253,8 @@ export class VenueRegistry extends pulumi.ComponentResource {
       `${name}-attendee-package`,
       {
         dir: projectDir,
-        create: "npm run --silent pack:attendee",
+        // The venue's address is baked in, so the package also works without --registry.
+        create: `npm run --silent pack:attendee -- --venue ${registryHost}`,
         triggers: [registryHost],
         addPreviousOutputInEnv: false,
       },
@@ -343,6 +344,14 @@ export class VenueRegistry extends pulumi.ComponentResource {
         // 700 laptops x 3 parallel layers, plus keep-alives to the replicas.
         ulimits: [{ name: "nofile", soft: 65536, hard: 65536 }],
         networksAdvanced: onNetwork(VENUE_NAMES.frontDoor),
+        // nginx resolves the replicas' and the monitor's addresses once, at start: when one of them is
+        // replaced, this label changes and the front door is replaced after it.
+        labels: [
+          {
+            label: "venue.upstreams",
+            value: pulumi.all([...replicas.map((r) => r.id), monitor.id]).apply((ids) => ids.join(",")),
+          },
+        ],
         healthcheck: healthcheck(`http://127.0.0.1:${FRONT_DOOR_PORT}/healthz`),
         wait: true,
         waitTimeout: 120,

@@ -141,6 +141,9 @@ describe("venue stack (Pulumi mocks)", function () {
     expect(frontDoor.inputs.volumes.find((v: any) => v.containerPath === "/var/lib/registry")).to.include({ readOnly: true });
     expect(frontDoor.inputs.uploads[0].file).to.equal("/etc/nginx/nginx.conf");
     for (const i of [1, 2, 3]) expect(frontDoor.inputs.uploads[0].content).to.contain(`venue-replica-${i}:5000`);
+    // Replacing a replica or the monitor replaces the front door, whose nginx resolved their addresses.
+    expect(frontDoor.options.dependsOn).to.not.equal(undefined);
+    expect(frontDoor.inputs.labels[0].label).to.equal("venue.upstreams");
   });
 
   it("declares one mirror command per image, triggered by source, target and platforms, after the writer", () => {
@@ -173,7 +176,7 @@ describe("venue stack (Pulumi mocks)", function () {
   it("builds the attendee package and publishes the mirror list before the front door starts", () => {
     const frontDoor = named("venue-frontdoor");
     expect(frontDoor.dependsOn).to.include.members(["venue-attendee-package", "venue-published-mirrors", "venue-monitor", "venue-replica-1"]);
-    expect(named("venue-attendee-package").inputs.create).to.equal("npm run --silent pack:attendee");
+    expect(named("venue-attendee-package").inputs.create).to.match(/^npm run --silent pack:attendee -- --venue \d+\.\d+\.\d+\.\d+:5000$/);
     expect(named("venue-published-mirrors").inputs.create).to.match(/^node .* publish-mirrors --primary \d+\.\d+\.\d+\.\d+:5000 --mirrors '' --out \.venue\/www\/attendee\/mirrors\.json$/);
   });
 
