@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import * as path from "path";
+import yargs from "yargs";
 import { readImageList } from "../lib/image-list";
 import { VenueSettingsError, readVenueSettings } from "../lib/venue-settings";
 
@@ -36,6 +37,43 @@ async function dependencyNames(options: pulumi.ResourceOptions): Promise<string[
 }
 
 const project = path.resolve(__dirname, "..");
+
+/** Splits a command line as sh would for the quoting lib/venue-registry.ts produces ('...' only). */
+function shellWords(line: string): string[] {
+  const words: string[] = [];
+  let current: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (ch === "'") {
+      const end = line.indexOf("'", i + 1);
+      current = (current ?? "") + line.slice(i + 1, end);
+      i = end;
+    } else if (ch === "\\" && line[i + 1] === "'") {
+      current = (current ?? "") + "'";
+      i++;
+    } else if (ch === " ") {
+      if (current !== undefined) words.push(current);
+      current = undefined;
+    } else {
+      current = (current ?? "") + ch;
+    }
+  }
+  if (current !== undefined) words.push(current);
+  return words;
+}
+
+/** Parses a verb's arguments with the real facilitator CLI's definition, strictly, without running it. */
+async function parseVerb(argv: string[]): Promise<Record<string, unknown>> {
+  const { venueCommands } = require("../facilitator/venue") as typeof import("../facilitator/venue");
+  const [verb, ...rest] = argv;
+  const module = venueCommands.find((c) => String(c.command).split(" ")[0] === verb);
+  if (!module) throw new Error(`the stack runs "venue ${verb}", which facilitator/venue.ts does not define`);
+  let cli = yargs(rest).exitProcess(false).strict().fail((message: string, error: Error) => {
+    throw error ?? new Error(`venue ${verb}: ${message}`);
+  });
+  if (typeof module.builder === "function") cli = (module.builder as (y: typeof cli) => typeof cli)(cli);
+  return (await cli.parseAsync()) as Record<string, unknown>;
+}
 const expectedImages = readImageList(path.join(project, "images.json"));
 
 describe("venue stack (Pulumi mocks)", function () {
@@ -178,6 +216,25 @@ describe("venue stack (Pulumi mocks)", function () {
     expect(frontDoor.dependsOn).to.include.members(["venue-attendee-package", "venue-published-mirrors", "venue-monitor", "venue-replica-1"]);
     expect(named("venue-attendee-package").inputs.create).to.match(/^npm run --silent pack:attendee -- --venue \d+\.\d+\.\d+\.\d+:5000$/);
     expect(named("venue-published-mirrors").inputs.create).to.match(/^node .* publish-mirrors --primary \d+\.\d+\.\d+\.\d+:5000 --mirrors '' --out \.venue\/www\/attendee\/mirrors\.json$/);
+  });
+
+  it("runs only command lines that the facilitator CLI accepts, flag for flag", async () => {
+    const commandLines = ofType("command:local:Command")
+      .map((c) => c.inputs.create as string)
+      .filter((line) => line.startsWith("node "));
+    const monitor = containers().find((c) => c.inputs.name === "venue-monitor")!;
+    const monitorLine = (monitor.inputs.command as string[]).slice(3);
+    expect(monitorLine[0]).to.equal("facilitator/venue.ts");
+    const parsed: Array<{ argv: string[]; result: Record<string, unknown> }> = [];
+    for (const argv of [...commandLines.map((line) => shellWords(line).slice(3)), monitorLine]) {
+      expect(argv[0]).to.equal("facilitator/venue.ts");
+      parsed.push({ argv, result: await parseVerb(argv.slice(1)) });
+    }
+    expect(parsed.map((p) => p.argv[1])).to.include.members(["preflight", "mirror", "verify", "publish-mirrors", "monitor"]);
+    const mirror = parsed.find((p) => p.argv[1] === "mirror")!.result;
+    expect(mirror).to.include({ registry: "127.0.0.1:5001", "lock-dir": ".venue/locks" });
+    const publish = parsed.find((p) => p.argv[1] === "publish-mirrors")!.result;
+    expect(publish.mirrors).to.equal("");
   });
 
   it("exports outputs with the right shape", async () => {
