@@ -6,7 +6,7 @@
 import * as os from "os";
 import * as path from "path";
 import * as readline from "readline";
-import yargs from "yargs";
+import yargs, { Argv } from "yargs";
 import {
   AttendeeContext,
   AttendeeExit,
@@ -34,7 +34,7 @@ const packageJson = require("./package.json") as { version: string };
 declare const __WORKSHOP_VENUE__: string | undefined;
 const bakedVenue = typeof __WORKSHOP_VENUE__ === "string" ? __WORKSHOP_VENUE__ : undefined;
 
-type CommandName = "setup" | "configure" | "pull" | "verify" | "status" | "undo";
+export type CommandName = "setup" | "configure" | "pull" | "verify" | "status" | "undo";
 
 const runners: Record<CommandName, (ctx: AttendeeContext) => Promise<CommandOutcome>> = {
   setup: runSetup,
@@ -45,7 +45,7 @@ const runners: Record<CommandName, (ctx: AttendeeContext) => Promise<CommandOutc
   undo: runUndo,
 };
 
-interface GlobalArgs {
+export interface GlobalArgs {
   registry?: string[];
   json: boolean;
   yes: boolean;
@@ -134,15 +134,14 @@ async function execute(command: CommandName, args: GlobalArgs): Promise<Attendee
   }
 }
 
-export async function main(argv: string[]): Promise<number> {
-  let exitCode: number = AttendeeExit.ok;
-  let usageError = false;
-  const handler = (command: CommandName) => async (args: unknown) => {
-    // yargs still runs the default command after reporting an unknown argument.
-    if (usageError) return;
-    exitCode = await execute(command, args as GlobalArgs);
-  };
-  const parser = yargs(argv)
+/**
+ * The command line surface: commands, flags and help. `onCommand` receives the parsed command; main
+ * executes it, and the docs test (test/docs.test.ts) parses every documented command line with a
+ * handler that does nothing, so a renamed flag fails there.
+ */
+export function buildAttendeeCli(argv: string[], onCommand: (command: CommandName, args: GlobalArgs) => void | Promise<void>): Argv {
+  const handler = (command: CommandName) => (args: unknown) => onCommand(command, args as GlobalArgs);
+  return yargs(argv)
     .scriptName("workshop-attendee")
     .usage("$0 [command] --registry HOST:PORT\n\nGets the workshop's Docker images from the venue. With no command, runs setup.")
     .command("$0", "configure Docker, pull every image, verify (the default)", {}, handler("setup"))
@@ -166,13 +165,22 @@ export async function main(argv: string[]): Promise<number> {
     .help()
     .alias("help", "h")
     .wrap(Math.min(100, process.stdout.columns || 100))
-    .exitProcess(false)
-    .fail((message, error) => {
-      if (error) throw error;
-      process.stderr.write(`✖ ${message}\n  Run: workshop-attendee --help\n`);
-      exitCode = AttendeeExit.usage;
-      usageError = true;
-    });
+    .exitProcess(false);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode: number = AttendeeExit.ok;
+  let usageError = false;
+  const parser = buildAttendeeCli(argv, async (command, args) => {
+    // yargs still runs the default command after reporting an unknown argument.
+    if (usageError) return;
+    exitCode = await execute(command, args);
+  }).fail((message, error) => {
+    if (error) throw error;
+    process.stderr.write(`✖ ${message}\n  Run: workshop-attendee --help\n`);
+    exitCode = AttendeeExit.usage;
+    usageError = true;
+  });
   await parser.parseAsync();
   return exitCode;
 }
