@@ -151,7 +151,7 @@ export function buildAttendeeCli(argv: string[], onCommand: (command: CommandNam
     .command("verify", "check every image is present with the venue's digest", {}, handler("verify"))
     .command(["status", "doctor"], "say what is wrong and how to fix it", {}, handler("status"))
     .command("undo", "put daemon.json back as it was and reload Docker", {}, handler("undo"))
-    .option("registry", { alias: "r", type: "string", array: true, description: "venue registry host:port; several (comma-separated or repeated) fail over in order" })
+    .option("registry", { alias: "r", type: "string", array: true, description: "venue registry host:port; several (comma-separated or repeated) are spread over the attendees like mirror laptops, each failing over to the rest" })
     .option("json", { type: "boolean", default: false, description: "print one JSON document on stdout" })
     .option("yes", { alias: "y", type: "boolean", default: false, description: "do not ask before restarting Docker Desktop" })
     .option("concurrency", { type: "number", default: DEFAULT_CONCURRENCY, description: "images pulled at the same time" })

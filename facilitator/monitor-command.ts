@@ -4,6 +4,7 @@
  */
 import type { CommandModule } from "yargs";
 import { DEFAULT_ATTENDEE_COMMAND, DEFAULT_EXPECTED_ATTENDEES, DEFAULT_TARGET_MINUTES, startMonitor } from "../lib/monitor";
+import { hostPortProblem } from "../lib/mirror-list";
 import { runTerminalMonitor } from "../lib/terminal-monitor";
 
 interface MonitorArgs {
@@ -19,6 +20,7 @@ interface MonitorArgs {
   "target-minutes": number;
   title?: string;
   "refresh-seconds": number;
+  mirror: string[];
 }
 
 export const monitorCommand: CommandModule<object, MonitorArgs> = {
@@ -42,8 +44,20 @@ export const monitorCommand: CommandModule<object, MonitorArgs> = {
       .option("expected-attendees", { type: "number", default: DEFAULT_EXPECTED_ATTENDEES, describe: "The capacity planner's attendees" })
       .option("target-minutes", { type: "number", default: DEFAULT_TARGET_MINUTES, describe: "The capacity planner's target time" })
       .option("title", { type: "string", describe: "Heading of the dashboard and the slide" })
-      .option("refresh-seconds", { type: "number", default: 2, describe: "How often the figures are refreshed" }) as any,
+      .option("refresh-seconds", { type: "number", default: 2, describe: "How often the figures are refreshed" })
+      .option("mirror", {
+        type: "string",
+        array: true,
+        default: [],
+        describe: "A mirror laptop's front door, host:port (repeat per mirror): its health and throughput go on the dashboard",
+      }) as any,
   handler: async (args) => {
+    const badMirrors = args.mirror.map(hostPortProblem).filter((problem): problem is string => problem !== undefined);
+    if (badMirrors.length > 0) {
+      process.stderr.write(`venue monitor: --mirror ${badMirrors.join("; ")}. Fix the stack's mirrors config (pulumi config get mirrors).\n`);
+      process.exitCode = 2;
+      return;
+    }
     const monitor = await startMonitor({
       listen: args.listen,
       lockFile: args.lock,
@@ -57,6 +71,7 @@ export const monitorCommand: CommandModule<object, MonitorArgs> = {
       targetMinutes: args["target-minutes"],
       title: args.title,
       refreshIntervalMs: Math.max(0.5, args["refresh-seconds"]) * 1000,
+      mirrors: args.mirror,
     });
     console.log(`Venue monitor listening on ${args.listen} (${monitor.url}); dashboard at /, slide at /slides.`);
     const stop = (): void => {

@@ -18,19 +18,24 @@ import {
 } from "./daemon-config";
 import { DockerEngine, EngineInfo, EngineUnreachableError, isInsecureRegistry } from "./docker-engine";
 import { applyDaemonConfig, detectDockerEnvironment, DockerEnvironment, EnvironmentProbe } from "./docker-environment";
+import { MirrorList, parseMirrorListText } from "./mirror-list";
+import { machineIdentity } from "./mirror-selection";
 import { createProgressDisplay, withWaitIndicator } from "./progress-display";
 import {
   DEFAULT_CONCURRENCY,
   fallbackNotice,
+  fetchMirrorList,
   fetchVenueLock,
   formatBytes,
   formatSummaryTable,
   ImageCheck,
+  orderServingRegistries,
   planPull,
   probeRegistry,
   PullPlan,
   PullSummary,
   pullImages,
+  ServingOrder,
   VenueUnreachableError,
   verifyImages,
 } from "./puller";
@@ -63,8 +68,13 @@ export class AttendeeStop extends Error {
 }
 
 export interface AttendeeContext {
-  /** Venue registries (host:port), first preferred; the front door of the first serves the lock. */
+  /**
+   * Venue registries (host:port) as the person gave them; the front door of the first serves the lock
+   * and the mirror list. The order pulls use is this machine's ranking (see `servingOrder`).
+   */
   registries: string[];
+  /** Who this machine is, for picking its mirror; defaults to WORKSHOP_MACHINE_ID or machineIdentity(). */
+  machineId?: string;
   json: boolean;
   yes: boolean;
   concurrency: number;
@@ -204,6 +214,102 @@ async function loadLock(ctx: AttendeeContext): Promise<{ lock: VenueLock; from: 
   }
 }
 
+/** Replaces the machine identity that ranks the mirrors: the tests set it; any value gives a laptop another ranking. */
+export const MACHINE_ID_ENV = "WORKSHOP_MACHINE_ID";
+
+export function attendeeMachineId(env: NodeJS.ProcessEnv = process.env): string {
+  return env[MACHINE_ID_ENV]?.trim() || machineIdentity();
+}
+
+export interface ServingPlan extends ServingOrder {
+  /** Where the mirror list came from: its URL, the saved copy, or null when none was used. */
+  mirrorListFrom: string | null;
+}
+
+/** The last good mirror list sits next to the saved lock file, for when the venue stops answering. */
+export function mirrorListCacheFileFor(lockCacheFile: string): string {
+  return `${lockCacheFile.replace(/\.json$/, "")}-mirrors.json`;
+}
+
+function readMirrorListCache(file: string): MirrorList | undefined {
+  try {
+    return parseMirrorListText(fs.readFileSync(file, "utf8"), file);
+  } catch {
+    return undefined;
+  }
+}
+
+const servingPlans = new WeakMap<AttendeeContext, Promise<ServingPlan>>();
+
+/**
+ * The venue registries this machine pulls from, in its order, worked out once per run: setup's
+ * configure, pull and verify steps must agree on them.
+ */
+export function servingOrder(ctx: AttendeeContext): Promise<ServingPlan> {
+  let plan = servingPlans.get(ctx);
+  if (!plan) {
+    plan = resolveServingPlan(ctx);
+    servingPlans.set(ctx, plan);
+  }
+  return plan;
+}
+
+async function resolveServingPlan(ctx: AttendeeContext): Promise<ServingPlan> {
+  const machineId = ctx.machineId ?? attendeeMachineId();
+  const venue = ctx.registries[0];
+  let list: MirrorList | undefined;
+  let mirrorListFrom: string | null = null;
+  if (ctx.registries.length === 1) {
+    const cacheFile = mirrorListCacheFileFor(ctx.lockCacheFile);
+    const read = await fetchMirrorList(venue);
+    if (read.kind === "found") {
+      list = read.list;
+      mirrorListFrom = read.url;
+      writeCacheQuietly(cacheFile, `${JSON.stringify(read.list)}\n`);
+    } else if (read.kind === "none") {
+      // The venue says it serves alone; a list saved earlier is out of date.
+      removeQuietly(cacheFile);
+    } else if (read.kind === "invalid") {
+      ctx.say(`Warning: ${read.problem}. Pulling from the venue (${venue}) alone; please tell the facilitator.`);
+    } else {
+      // No answer: the lock file step says so. A list saved earlier still names the mirrors.
+      list = readMirrorListCache(cacheFile);
+      if (list) {
+        mirrorListFrom = cacheFile;
+        ctx.say(`The venue did not send its mirror list (${read.problem}); using the one saved at ${cacheFile}.`);
+      }
+    }
+  }
+  const order = orderServingRegistries(ctx.registries, list, machineId);
+  if (order.registries.length > 1) {
+    const [assigned, ...rest] = order.registries;
+    const whose = order.source === "mirror-list" ? `The venue has ${order.registries.length} serving laptops` : `You gave ${order.registries.length} venue registries`;
+    ctx.say(`${whose}; this laptop pulls from ${assigned}, and from ${rest.join(", then ")} if that stops answering.`);
+  }
+  return { ...order, mirrorListFrom };
+}
+
+function servingReport(plan: ServingPlan): Record<string, unknown> {
+  return { assigned: plan.assigned, registries: plan.registries, source: plan.source, mirrorListFrom: plan.mirrorListFrom };
+}
+
+function removeQuietly(file: string): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch {
+    // A stale copy is only read when the venue does not answer, and then it is the best there is.
+  }
+}
+
+function writeCacheQuietly(file: string, text: string): void {
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, text);
+  } catch {
+    // Only useful when the venue is down later; not worth a stop.
+  }
+}
+
 async function enginePlatform(ctx: AttendeeContext): Promise<string> {
   const version = await ctx.engine.version();
   const arch = version.Arch === "arm" ? "arm/v7" : version.Arch;
@@ -237,19 +343,24 @@ function freeBytesFor(ctx: AttendeeContext, info: EngineInfo): { bytes?: number;
 
 export async function runConfigure(ctx: AttendeeContext): Promise<CommandOutcome> {
   const info = await engineInfo(ctx);
+  const serving = await servingOrder(ctx);
+  // Failover pulls from any of them, so Docker must talk plain HTTP to every one.
+  const registries = serving.registries;
   const env = detect(ctx, info);
   ctx.say(`Docker: ${env.label}${env.daemonConfigPath ? `, settings file ${env.daemonConfigPath}` : ""}.`);
-  const report: Record<string, unknown> = { flavour: env.flavour, daemonConfig: env.daemonConfigPath ?? null, registries: ctx.registries };
+  const report: Record<string, unknown> = { flavour: env.flavour, daemonConfig: env.daemonConfigPath ?? null, registries, serving: servingReport(serving) };
 
-  const missing = ctx.registries.filter((registry) => !isInsecureRegistry(info, registry));
+  const missing = registries.filter((registry) => !isInsecureRegistry(info, registry));
   if (missing.length === 0) {
-    const byDefault = ctx.registries.every((registry) => isCoveredByDefault(info, registry));
-    ctx.say(`Docker already talks plain HTTP to ${ctx.registries.join(", ")}${byDefault ? " (an address range Docker trusts by default)" : ""}; nothing to change.`);
+    const byDefault = registries.every((registry) => isCoveredByDefault(info, registry));
+    ctx.say(`Docker already talks plain HTTP to ${registries.join(", ")}${byDefault ? " (an address range Docker trusts by default)" : ""}; nothing to change.`);
     return { exitCode: AttendeeExit.ok, report: { ...report, changed: false, applied: "not needed" } };
   }
 
   if (env.apply.kind === "manual" || !env.daemonConfigPath) {
-    const steps = env.apply.kind === "manual" ? env.apply.steps : [];
+    const steps = env.apply.kind === "manual" ? [...env.apply.steps] : [];
+    const others = registries.filter((registry) => registry.toLowerCase() !== ctx.registries[0].toLowerCase());
+    if (others.length > 0) steps.push(`Add the venue's other serving laptops the same way: ${others.join(", ")}.`);
     throw new AttendeeStop(AttendeeExit.manualStepNeeded, `This tool does not change the settings of ${env.label} itself.`, steps);
   }
 
@@ -262,7 +373,7 @@ export async function runConfigure(ctx: AttendeeContext): Promise<CommandOutcome
 
   let result;
   try {
-    result = configureDaemonConfig(env.daemonConfigPath, ctx.registries);
+    result = configureDaemonConfig(env.daemonConfigPath, registries);
   } catch (error) {
     if (error instanceof DaemonConfigPermissionError) throw permissionStop(ctx, `${error.operation} ${error.file}`);
     if (error instanceof DaemonConfigInvalidError) {
@@ -276,7 +387,7 @@ export async function runConfigure(ctx: AttendeeContext): Promise<CommandOutcome
     ctx.say(`Added ${result.added.join(", ")} to "insecure-registries" in ${result.file}${result.backupFile ? ` (backup: ${result.backupFile})` : " (new file)"}.`);
     if (result.droppedBom) ctx.say("Removed the byte-order mark at the start of the file: Docker refuses files that start with one.");
   } else {
-    ctx.say(`${result.file} already lists ${ctx.registries.join(", ")}; Docker has not read it yet.`);
+    ctx.say(`${result.file} already lists ${registries.join(", ")}; Docker has not read it yet.`);
   }
   report.changed = result.changed;
   report.added = result.added;
@@ -292,14 +403,14 @@ export async function runConfigure(ctx: AttendeeContext): Promise<CommandOutcome
   }
   report.applied = outcome.kind === "needs-person" ? "waiting for a restart by hand" : outcome.how;
   const after = await waitForEngine(ctx, outcome.kind === "reloaded" ? "Waiting for Docker to read the new settings" : "Waiting for Docker to start again", (i) =>
-    ctx.registries.every((registry) => isInsecureRegistry(i, registry)),
+    registries.every((registry) => isInsecureRegistry(i, registry)),
   );
   if (!after) {
-    throw new AttendeeStop(AttendeeExit.manualStepNeeded, `Docker does not list ${ctx.registries.join(", ")} as insecure yet.`, [
+    throw new AttendeeStop(AttendeeExit.manualStepNeeded, `Docker does not list ${registries.join(", ")} as insecure yet.`, [
       env.apply.kind === "desktop-restart" ? "Restart Docker Desktop by hand (whale menu > Restart), then run: workshop-attendee verify" : "Restart Docker, then run: workshop-attendee verify",
     ]);
   }
-  ctx.say(`Docker now lists ${ctx.registries.join(", ")} under "Insecure Registries".`);
+  ctx.say(`Docker now lists ${registries.join(", ")} under "Insecure Registries".`);
   return { exitCode: AttendeeExit.ok, report };
 }
 
@@ -312,6 +423,7 @@ function isCoveredByDefault(info: EngineInfo, registry: string): boolean {
 // ---------------------------------------------------------------------------------------------
 
 async function pullWithLock(ctx: AttendeeContext, lock: VenueLock, info: EngineInfo): Promise<{ plan: PullPlan; summary: PullSummary }> {
+  const { registries } = await servingOrder(ctx);
   const plan = planPull(lock, await enginePlatform(ctx));
   for (const image of plan.unavailable) ctx.say(`The venue has no ${plan.platform} build of ${image.target}; it is skipped.`);
 
@@ -324,7 +436,7 @@ async function pullWithLock(ctx: AttendeeContext, lock: VenueLock, info: EngineI
       ["Free some space (for example: docker system prune), then run this command again."],
     );
   }
-  for (const registry of ctx.registries) {
+  for (const registry of registries) {
     if (!isInsecureRegistry(info, registry)) {
       ctx.say(`Docker does not talk plain HTTP to ${registry} yet, so it cannot pull from the venue. Run: workshop-attendee configure`);
     }
@@ -335,7 +447,7 @@ async function pullWithLock(ctx: AttendeeContext, lock: VenueLock, info: EngineI
   try {
     summary = await pullImages(plan, {
       engine: ctx.engine,
-      registries: ctx.registries,
+      registries,
       concurrency: ctx.concurrency,
       fallback: ctx.fallback,
       retryDelayMs: ctx.retryDelayMs,
@@ -370,10 +482,11 @@ function summaryReport(summary: PullSummary): Record<string, unknown> {
 export async function runPull(ctx: AttendeeContext): Promise<CommandOutcome> {
   const info = await engineInfo(ctx);
   const { lock, from, cached } = await loadLock(ctx);
+  const serving = await servingOrder(ctx);
   const { summary } = await pullWithLock(ctx, lock, info);
   return {
     exitCode: summary.failed.length > 0 ? AttendeeExit.someImagesFailed : AttendeeExit.ok,
-    report: { lockFrom: from, lockCached: cached, pull: summaryReport(summary) },
+    report: { lockFrom: from, lockCached: cached, serving: servingReport(serving), pull: summaryReport(summary) },
   };
 }
 
@@ -398,15 +511,21 @@ async function verifyWith(ctx: AttendeeContext, lock: VenueLock, info: EngineInf
   if (checks.some((c) => c.status !== "ok")) exitCode = AttendeeExit.someImagesFailed;
   const venue: Array<Record<string, unknown>> = [];
   if (checkVenue) {
-    for (const registry of ctx.registries) {
+    const { registries } = await servingOrder(ctx);
+    const problems = await Promise.all(registries.map((registry) => probeRegistry(registry)));
+    // One serving laptop down is the facilitator's to fix: pulls fail over to the others.
+    const someAnswer = problems.some((problem) => problem === undefined);
+    registries.forEach((registry, i) => {
       const insecure = isInsecureRegistry(info, registry);
-      const problem = await probeRegistry(registry);
+      const problem = problems[i];
       venue.push({ registry, insecure, answers: problem === undefined, problem: problem ?? null });
       ctx.say(insecure ? `ok       Docker lists ${registry} as an insecure (plain HTTP) registry` : `PROBLEM  Docker does not list ${registry} as insecure: run workshop-attendee configure`);
-      ctx.say(problem === undefined ? `ok       the venue registry ${registry} answers /v2/` : `PROBLEM  the venue registry ${registry} does not answer /v2/: ${problem}`);
+      if (problem === undefined) ctx.say(`ok       the venue registry ${registry} answers /v2/`);
+      else if (someAnswer) ctx.say(`warning  the venue registry ${registry} does not answer /v2/: ${problem}; pulls fail over to the others (tell the facilitator)`);
+      else ctx.say(`PROBLEM  the venue registry ${registry} does not answer /v2/: ${problem}`);
       if (exitCode === AttendeeExit.ok && !insecure) exitCode = AttendeeExit.manualStepNeeded;
-      if (exitCode === AttendeeExit.ok && problem !== undefined) exitCode = AttendeeExit.venueUnreachable;
-    }
+    });
+    if (exitCode === AttendeeExit.ok && !someAnswer) exitCode = AttendeeExit.venueUnreachable;
   }
   ctx.say(exitCode === AttendeeExit.ok ? `All ${checks.length} workshop images are in place.` : "Some checks failed; see above.");
   return { exitCode, report: { images: checks, venue } };
@@ -415,8 +534,9 @@ async function verifyWith(ctx: AttendeeContext, lock: VenueLock, info: EngineInf
 export async function runVerify(ctx: AttendeeContext): Promise<CommandOutcome> {
   const info = await engineInfo(ctx);
   const { lock } = await loadLock(ctx);
+  const serving = await servingOrder(ctx);
   const result = await verifyWith(ctx, lock, info, true);
-  return { exitCode: result.exitCode, report: { verify: result.report } };
+  return { exitCode: result.exitCode, report: { serving: servingReport(serving), verify: result.report } };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -427,7 +547,7 @@ export async function runSetup(ctx: AttendeeContext): Promise<CommandOutcome> {
   await engineInfo(ctx);
   // Reading the lock first proves the venue answers before Docker is touched.
   const { lock, cached } = await loadLock(ctx);
-  const report: Record<string, unknown> = {};
+  const report: Record<string, unknown> = { serving: servingReport(await servingOrder(ctx)) };
   if (!cached) {
     ctx.say("Step 1 of 3: let Docker use the venue registry");
     const configured = await runConfigure(ctx);
@@ -492,19 +612,27 @@ export async function runStatus(ctx: AttendeeContext): Promise<CommandOutcome> {
       fail(error instanceof DaemonConfigInvalidError ? AttendeeExit.daemonConfigInvalid : AttendeeExit.permissionNeeded);
     }
   }
+  const serving = await servingOrder(ctx);
+  if (serving.registries.length > 1) {
+    const [assigned, ...rest] = serving.registries;
+    checks.push({ check: "mirror", ok: true, detail: `this laptop pulls from ${assigned}; then ${rest.join(", then ")} if it stops answering` });
+  }
   if (info) {
-    for (const registry of ctx.registries) {
+    for (const registry of serving.registries) {
       const insecure = isInsecureRegistry(info, registry);
       checks.push({ check: `insecure ${registry}`, ok: insecure, detail: insecure ? "Docker talks plain HTTP to the venue" : "Docker does not list the venue as insecure", fix: insecure ? undefined : "Run: workshop-attendee configure" });
       if (!insecure) fail(AttendeeExit.manualStepNeeded);
     }
   }
   let lock: VenueLock | undefined;
-  for (const registry of ctx.registries) {
-    const problem = await probeRegistry(registry);
-    checks.push({ check: `venue ${registry}`, ok: problem === undefined, detail: problem === undefined ? "answers /v2/" : problem, fix: problem ? "Check the venue Wi-Fi and the address on the projector." : undefined });
-    if (problem) fail(AttendeeExit.venueUnreachable);
-  }
+  const problems = await Promise.all(serving.registries.map((registry) => probeRegistry(registry)));
+  const someAnswer = problems.some((problem) => problem === undefined);
+  serving.registries.forEach((registry, i) => {
+    const problem = problems[i];
+    const fix = problem === undefined ? undefined : someAnswer ? "Tell the facilitator; pulls fail over to the others meanwhile." : "Check the venue Wi-Fi and the address on the projector.";
+    checks.push({ check: `venue ${registry}`, ok: problem === undefined, detail: problem === undefined ? "answers /v2/" : problem, fix });
+  });
+  if (!someAnswer) fail(AttendeeExit.venueUnreachable);
   try {
     lock = (await fetchVenueLock(ctx.registries)).lock;
   } catch {
@@ -530,7 +658,7 @@ export async function runStatus(ctx: AttendeeContext): Promise<CommandOutcome> {
     ctx.say(`${check.ok ? "ok     " : "PROBLEM"}  ${check.check}: ${check.detail}`);
     if (check.fix) ctx.say(`         fix: ${check.fix}`);
   }
-  return { exitCode, report: { checks } };
+  return { exitCode, report: { serving: servingReport(serving), checks } };
 }
 
 // ---------------------------------------------------------------------------------------------

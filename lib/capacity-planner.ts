@@ -14,38 +14,56 @@ export interface CapacityInputs {
   throughputBytesPerSecond: number;
   /** When everyone should have the images, in minutes from now. */
   targetMinutes: number;
+  /** Laptops serving now, the venue included (1 + healthy mirror laptops); 1 when left out. */
+  servingLaptops?: number;
 }
 
 export interface CapacityPlan {
   totalBytes: number;
-  /** null when there is no throughput to plan with. */
+  /** The serving laptops the time is divided by (at least 1). */
+  servingLaptops: number;
+  /** With every serving laptop at the given throughput; null when there is no throughput to plan with. */
   secondsToServeAll: number | null;
   /** Serving laptops, the venue included, that finish within the target; null without throughput or target. */
   laptopsNeeded: number | null;
   /** laptopsNeeded minus the venue itself. */
   mirrorLaptopsNeeded: number | null;
+  /** Laptops to add to those serving now to finish within the target (0 when there are enough). */
+  moreLaptopsNeeded: number | null;
 }
 
 /**
  * Each serving laptop is assumed to deliver the measured throughput on its own (its own cable or
- * access point); on one shared Wi-Fi, more laptops do not add throughput.
+ * access point); on one shared Wi-Fi, more laptops do not add throughput. The time divides by the
+ * laptops serving now; the laptops needed for the target are counted from the venue up, and
+ * `moreLaptopsNeeded` says how many to add to those already serving.
  */
 export function planCapacity(inputs: CapacityInputs): CapacityPlan {
   const attendees = Math.max(0, Math.floor(Number(inputs.attendees) || 0));
   const perAttendee = Math.max(0, Number(inputs.bytesPerAttendee) || 0);
   const throughput = Number(inputs.throughputBytesPerSecond) || 0;
   const targetSeconds = (Number(inputs.targetMinutes) || 0) * 60;
+  // The venue itself always serves; a blank or nonsensical count means just the venue.
+  const servingLaptops = Math.max(1, Math.floor(Number(inputs.servingLaptops) || 1));
   const totalBytes = attendees * perAttendee;
   if (!(throughput > 0)) {
-    return { totalBytes, secondsToServeAll: null, laptopsNeeded: null, mirrorLaptopsNeeded: null };
+    return { totalBytes, servingLaptops, secondsToServeAll: null, laptopsNeeded: null, mirrorLaptopsNeeded: null, moreLaptopsNeeded: null };
   }
-  const secondsToServeAll = totalBytes / throughput;
+  const oneLaptopSeconds = totalBytes / throughput;
+  const secondsToServeAll = oneLaptopSeconds / servingLaptops;
   if (!(targetSeconds > 0)) {
-    return { totalBytes, secondsToServeAll, laptopsNeeded: null, mirrorLaptopsNeeded: null };
+    return { totalBytes, servingLaptops, secondsToServeAll, laptopsNeeded: null, mirrorLaptopsNeeded: null, moreLaptopsNeeded: null };
   }
   // The tolerance keeps an exact fit (e.g. 2.0000000000000004 laptops) from asking for one more.
-  const laptopsNeeded = Math.max(1, Math.ceil(secondsToServeAll / targetSeconds - 1e-9));
-  return { totalBytes, secondsToServeAll, laptopsNeeded, mirrorLaptopsNeeded: laptopsNeeded - 1 };
+  const laptopsNeeded = Math.max(1, Math.ceil(oneLaptopSeconds / targetSeconds - 1e-9));
+  return {
+    totalBytes,
+    servingLaptops,
+    secondsToServeAll,
+    laptopsNeeded,
+    mirrorLaptopsNeeded: laptopsNeeded - 1,
+    moreLaptopsNeeded: Math.max(0, laptopsNeeded - servingLaptops),
+  };
 }
 
 /** The platforms attendee laptops pull when nothing has been measured yet: Intel/Windows and Apple silicon. */

@@ -5,7 +5,7 @@
  * facilitator edits its numbers. Sized for a projector at the back of a hall, printable.
  */
 import { planCapacity } from "./capacity-planner";
-import type { EndpointHealth, MonitorStatus } from "./monitor";
+import type { EndpointHealth, MirrorStatus, MonitorStatus } from "./monitor";
 
 // ---- Units, shared by the server, the browser (source embedded) and the terminal monitor. ----------
 // These must stay self-contained: the browser receives their source text.
@@ -43,6 +43,13 @@ export function formatDuration(seconds: number): string {
 
 export function formatCount(n: number): string {
   return Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–";
+}
+
+/** The planner's "what to add" line, from a CapacityPlan; empty without a target or throughput. */
+export function describeMoreLaptops(plan: { moreLaptopsNeeded: number | null; servingLaptops: number }): string {
+  if (plan.moreLaptopsNeeded === null) return "";
+  const serving = `${plan.servingLaptops} serving now`;
+  return plan.moreLaptopsNeeded === 0 ? `enough: ${serving}` : `add ${plan.moreLaptopsNeeded} to the ${serving}`;
 }
 
 // ---- HTML ---------------------------------------------------------------------------------------
@@ -145,6 +152,31 @@ function renderHealth(status: MonitorStatus): string {
   return `<h2>Health</h2><ul class="health">${rows.join("\n")}</ul>`;
 }
 
+function mirrorRow(mirror: MirrorStatus): string {
+  const throughput = mirror.throughputBytesPerSecond;
+  const figures =
+    throughput === null
+      ? `<span data-field="mirror-throughput">figures unknown</span>`
+      : `<span data-field="mirror-throughput" data-value="${throughput}">${formatBytes(throughput)}/s</span> · ` +
+        `<span data-field="mirror-downloads" data-value="${mirror.activeDownloads ?? ""}">${mirror.activeDownloads === null ? "?" : formatCount(mirror.activeDownloads)}</span> downloads`;
+  const detail = mirror.healthy ? `${figures}${mirror.problem ? ` · ${escapeHtml(mirror.problem)}` : ""}` : escapeHtml(mirror.problem ?? "not answering");
+  return `<li class="${mirror.healthy ? "good" : "bad"}" data-mirror="${escapeHtml(mirror.address)}" data-healthy="${mirror.healthy}">
+  <span class="dot" aria-hidden="true"></span><span class="name">${escapeHtml(mirror.address)}</span>
+  <span class="state">${mirror.healthy ? "healthy" : "DOWN"}</span>
+  <span class="detail">${detail}</span></li>`;
+}
+
+function renderMirrors(status: MonitorStatus): string {
+  const serving = status.capacity.servingLaptops;
+  if (status.mirrors.length === 0) {
+    return `<h2>Mirror laptops</h2><p class="muted" data-field="serving-laptops" data-value="${serving}">None: this laptop serves alone. Each mirror laptop on its own cable adds about as much again.</p>`;
+  }
+  const healthy = serving - 1;
+  return `<h2>Mirror laptops</h2>
+<p class="muted" data-field="serving-laptops" data-value="${serving}">${serving} laptop${serving === 1 ? "" : "s"} serving: this one and ${healthy} of ${status.mirrors.length} mirror${status.mirrors.length === 1 ? "" : "s"}</p>
+<ul class="health mirrors">${status.mirrors.map(mirrorRow).join("\n")}</ul>`;
+}
+
 function renderJoin(status: MonitorStatus): string {
   if (status.venue.addresses.length === 0) {
     return `<h2>How attendees join</h2><p class="muted">No LAN address known yet.</p>`;
@@ -197,6 +229,7 @@ export function renderDashboardSections(status: MonitorStatus): Record<string, s
     summary: renderSummary(status),
     problems: renderProblems(status),
     health: renderHealth(status),
+    mirrors: renderMirrors(status),
     join: renderJoin(status),
     images: renderImages(status),
     footer: renderFooter(status),
@@ -214,6 +247,7 @@ function renderPlanner(status: MonitorStatus): string {
   <label>Attendees <input type="number" min="0" step="1" id="plan-attendees" value="${capacity.expectedAttendees}"></label>
   <label>Target (minutes) <input type="number" min="1" step="1" id="plan-target" value="${capacity.targetMinutes}"></label>
   <label>Per laptop (MB/s) <input type="number" min="0" step="0.1" id="plan-throughput" value="${throughputMb}" placeholder="no downloads yet"></label>
+  <label>Serving laptops <input type="number" min="1" step="1" id="plan-laptops" value="${capacity.servingLaptops}"></label>
 </div>
 <dl class="planner-results">
   <div><dt>Per attendee</dt><dd data-plan="bytes-per-attendee">${formatBytes(capacity.bytesPerAttendee)}</dd>
@@ -221,9 +255,10 @@ function renderPlanner(status: MonitorStatus): string {
   <div><dt>Everyone</dt><dd data-plan="total-bytes">${formatBytes(capacity.plan.totalBytes)}</dd></div>
   <div><dt>Time to serve all</dt><dd data-plan="time">${capacity.plan.secondsToServeAll === null ? "–" : formatDuration(capacity.plan.secondsToServeAll)}</dd></div>
   <div><dt>Laptops for the target</dt><dd data-plan="laptops">${capacity.plan.laptopsNeeded ?? "–"}</dd>
-    <dd class="muted" data-plan="mirrors">${capacity.plan.mirrorLaptopsNeeded === null ? "" : `${capacity.plan.mirrorLaptopsNeeded} mirror laptop(s) besides this one`}</dd></div>
+    <dd class="muted" data-plan="mirrors">${capacity.plan.mirrorLaptopsNeeded === null ? "" : `${capacity.plan.mirrorLaptopsNeeded} mirror laptop(s) besides this one`}</dd>
+    <dd class="muted" data-plan="more">${describeMoreLaptops(capacity.plan)}</dd></div>
 </dl>
-<p class="muted small">Throughput starts at the peak measured over ${status.traffic.windowSeconds} s; each mirror laptop is assumed to add as much (its own cable or access point).</p>`;
+<p class="muted small">Throughput starts at the peak measured over ${status.traffic.windowSeconds} s; each mirror laptop is assumed to add as much (its own cable or access point). Serving laptops starts at this one plus the mirror laptops that answer.</p>`;
 }
 
 function page(title: string, bodyClass: string, body: string, extraHead = ""): string {
@@ -261,6 +296,7 @@ export function renderDashboardPage(status: MonitorStatus): string {
 <div class="columns">
   <div class="column">
     <section class="panel" data-section="health">${sections.health}</section>
+    <section class="panel" data-section="mirrors">${sections.mirrors}</section>
     <section class="panel" data-section="join">${sections.join}</section>
     <section class="panel planner" id="planner">${renderPlanner(status)}</section>
   </div>
@@ -370,6 +406,7 @@ main { padding: 1rem 1.5rem; }
 .health .state { font-weight: 700; }
 .health .bad .state, tr.bad .available { color: var(--bad); font-weight: 700; }
 .health .detail { color: var(--muted); overflow-wrap: anywhere; }
+.health.mirrors li { grid-template-columns: 1.2rem minmax(9rem, max-content) 5rem 1fr; column-gap: .6rem; }
 .address { margin: .4rem 0 .8rem; }
 .address .url { font-size: 1.4rem; font-weight: 700; color: var(--accent); }
 .command { margin: .3rem 0; padding: .5rem .7rem; background: #fff; border: 1px solid var(--line); border-radius: .4rem;
@@ -426,12 +463,15 @@ export const DASHBOARD_SCRIPT = `"use strict";
   var formatBytes = ${formatBytes.toString()};
   var formatDuration = ${formatDuration.toString()};
   var planCapacity = ${planCapacity.toString()};
+  var describeMoreLaptops = ${describeMoreLaptops.toString()};
   var latest = JSON.parse(document.getElementById("initial-status").textContent);
   var live = document.getElementById("live");
   var attendees = document.getElementById("plan-attendees");
   var target = document.getElementById("plan-target");
   var throughput = document.getElementById("plan-throughput");
   var throughputEdited = false;
+  var laptops = document.getElementById("plan-laptops");
+  var laptopsEdited = false;
 
   function setText(name, text) {
     var element = document.querySelector('[data-plan="' + name + '"]');
@@ -445,13 +485,15 @@ export const DASHBOARD_SCRIPT = `"use strict";
       attendees: Number(attendees.value),
       bytesPerAttendee: capacity.bytesPerAttendee,
       throughputBytesPerSecond: perSecond,
-      targetMinutes: Number(target.value)
+      targetMinutes: Number(target.value),
+      servingLaptops: laptopsEdited ? Number(laptops.value) : capacity.servingLaptops
     });
     setText("bytes-per-attendee", formatBytes(capacity.bytesPerAttendee));
     setText("total-bytes", formatBytes(plan.totalBytes));
     setText("time", plan.secondsToServeAll === null ? "\\u2013" : formatDuration(plan.secondsToServeAll));
     setText("laptops", plan.laptopsNeeded === null ? "\\u2013" : String(plan.laptopsNeeded));
     setText("mirrors", plan.mirrorLaptopsNeeded === null ? "" : plan.mirrorLaptopsNeeded + " mirror laptop(s) besides this one");
+    setText("more", describeMoreLaptops(plan));
   }
 
   function apply(payload) {
@@ -460,6 +502,7 @@ export const DASHBOARD_SCRIPT = `"use strict";
       var section = document.querySelector('[data-section="' + name + '"]');
       if (section) section.innerHTML = payload.sections[name];
     });
+    if (!laptopsEdited && document.activeElement !== laptops) laptops.value = String(latest.capacity.servingLaptops);
     if (!throughputEdited && document.activeElement !== throughput) {
       var measured = latest.capacity.throughputBytesPerSecond;
       throughput.value = measured > 0 ? (measured / 1e6).toFixed(1) : "";
@@ -469,6 +512,7 @@ export const DASHBOARD_SCRIPT = `"use strict";
 
   [attendees, target].forEach(function (input) { input.addEventListener("input", replan); });
   throughput.addEventListener("input", function () { throughputEdited = throughput.value !== ""; replan(); });
+  laptops.addEventListener("input", function () { laptopsEdited = laptops.value !== ""; replan(); });
 
   if (window.EventSource) {
     var source = new EventSource("/events");

@@ -1,8 +1,10 @@
 /**
  * The monitor: the venue's dashboard service. It adds up the front door's access log, asks nginx's
  * stub_status how many downloads are in flight, asks every replica whether it answers and whether
- * each locked image is there, and serves the result as a live page (`/`, updated over server-sent
- * events at `/events`), a projector slide (`/slides`), JSON (`/api/status`) and `/healthz`.
+ * each locked image is there, asks every mirror laptop's front door for its health and throughput
+ * (the capacity planner counts the healthy ones), and serves the result as a live page (`/`,
+ * updated over server-sent events at `/events`), a projector slide (`/slides`), JSON
+ * (`/api/status`) and `/healthz`.
  *
  * The stack runs it in a container behind the front door; the tests run the very same code.
  */
@@ -51,6 +53,24 @@ export interface MonitorOptions {
   imageCheckIntervalMs?: number;
   /** How long a replica, the front door or stub_status may take to answer a probe. */
   probeTimeoutMs?: number;
+  /** The mirror laptops, "host:port" of each one's front door, as mirrors.json lists them. */
+  mirrors?: string[];
+  /** How long a mirror laptop may take to answer; shorter than local probes, since it is across the LAN. */
+  mirrorTimeoutMs?: number;
+}
+
+/** A mirror laptop as its own front door reports it: /healthz for health, /api/status for its figures. */
+export interface MirrorStatus {
+  /** "host:port", as attendees reach it. */
+  address: string;
+  /** Its front door's /healthz answered 200: nginx runs and one of its replicas answers. */
+  healthy: boolean;
+  /** Why it is not healthy, or why its figures are unknown; null when all is well. */
+  problem: string | null;
+  /** Bytes per second its front door sends now; null when its /api/status cannot be read. */
+  throughputBytesPerSecond: number | null;
+  /** Downloads in flight at its front door; null when unknown. */
+  activeDownloads: number | null;
 }
 
 export interface EndpointHealth {
@@ -116,6 +136,8 @@ export interface MonitorStatus {
     lastRequestAt: string | null;
   };
   health: { frontDoor: EndpointHealth | null; replicas: EndpointHealth[] };
+  /** The mirror laptops, in the order they were configured. */
+  mirrors: MirrorStatus[];
   capacity: {
     expectedAttendees: number;
     targetMinutes: number;
@@ -127,6 +149,8 @@ export interface MonitorStatus {
     bytesPerAttendee: number;
     /** The throughput the plan uses: the peak seen, since a quiet moment says nothing of capacity. */
     throughputBytesPerSecond: number;
+    /** This laptop plus the mirror laptops that answer now. */
+    servingLaptops: number;
     plan: CapacityPlan;
   };
   lock: { file: string; loaded: boolean; generatedAt: string | null; problem: string | null };
@@ -200,6 +224,43 @@ async function probe(name: string, base: string, probePath: string, timeoutMs: n
   }
 }
 
+/** Default for `mirrorTimeoutMs`: a mirror that takes longer than this to say it is alive is in trouble. */
+export const DEFAULT_MIRROR_TIMEOUT_MS = 1_500;
+
+function finiteOrNull(value: unknown): number | null {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : null;
+}
+
+/** A mirror's figures from its own monitor, through its front door's /api/status. */
+async function fetchMirrorFigures(base: string, timeoutMs: number): Promise<{ throughput: number | null; active: number | null; problem: string | null }> {
+  try {
+    const response = await fetch(`${base}/api/status`, { signal: AbortSignal.timeout(timeoutMs), headers: { Connection: "close", Accept: "application/json" } });
+    const text = await response.text();
+    if (response.status !== 200) return { throughput: null, active: null, problem: `its /api/status answered HTTP ${response.status}` };
+    const figures = JSON.parse(text) as { traffic?: { throughputBytesPerSecond?: unknown }; downloads?: { active?: unknown } };
+    return { throughput: finiteOrNull(figures.traffic?.throughputBytesPerSecond), active: finiteOrNull(figures.downloads?.active), problem: null };
+  } catch (error) {
+    return { throughput: null, active: null, problem: `its /api/status ${error instanceof SyntaxError ? "is not JSON" : `did not answer: ${describeFetchError(error)}`}` };
+  }
+}
+
+/**
+ * One mirror laptop: healthy when its front door's /healthz answers 200; throughput and downloads
+ * from its own monitor. Both requests go out at once, each bounded by `timeoutMs`; never throws.
+ */
+export async function probeMirror(address: string, timeoutMs: number = DEFAULT_MIRROR_TIMEOUT_MS): Promise<MirrorStatus> {
+  const base = `http://${address}`;
+  const [health, figures] = await Promise.all([probe(address, base, "/healthz", timeoutMs, [200]), fetchMirrorFigures(base, timeoutMs)]);
+  return {
+    address,
+    healthy: health.healthy,
+    // A mirror that is down has no figures either: its own reason is the one worth reading.
+    problem: health.healthy ? figures.problem : health.problem,
+    throughputBytesPerSecond: figures.throughput,
+    activeDownloads: figures.active,
+  };
+}
+
 class Monitor {
   private readonly stats = new AccessLogStats();
   private readonly tail: AccessLogTail;
@@ -214,8 +275,16 @@ class Monitor {
   private readonly streams = new Set<http.ServerResponse>();
   private proxiedStreams = 0;
   private refreshing: Promise<MonitorStatus> | undefined;
+  private mirrors: MirrorStatus[];
 
   constructor(private readonly options: MonitorOptions) {
+    this.mirrors = (options.mirrors ?? []).map((address) => ({
+      address: normalizeLanAddress(address),
+      healthy: false,
+      problem: "not measured yet",
+      throughputBytesPerSecond: null,
+      activeDownloads: null,
+    }));
     this.tail = new AccessLogTail(options.accessLogFile, (line) => this.stats.addLine(line));
     const lan = options.lanAddresses.map(normalizeLanAddress).filter(Boolean);
     const templates = options.attendeeCommands?.length ? options.attendeeCommands : [DEFAULT_ATTENDEE_COMMAND];
@@ -252,14 +321,16 @@ class Monitor {
           (error: unknown) => ({ value: null, problem: errorMessage(error) }),
         )
       : { value: null, problem: "no stub_status URL configured (--stub-status-url)" };
-    const [frontDoor, replicas] = await Promise.all([
+    const [frontDoor, replicas, mirrors] = await Promise.all([
       this.options.frontDoorUrl
         ? probe("front door", this.options.frontDoorUrl, "/healthz", timeout, [200])
         : Promise.resolve(null),
       Promise.all(
         this.options.replicaUrls.map((url, i) => probe(`replica ${i + 1}`, url, "/v2/", timeout, [200, 401])),
       ),
+      Promise.all(this.mirrors.map((m) => probeMirror(m.address, this.options.mirrorTimeoutMs ?? DEFAULT_MIRROR_TIMEOUT_MS))),
     ]);
+    this.mirrors = mirrors;
     await this.checkImagesIfDue(replicas, timeout);
     const active = stub.value ? activeDownloads(stub.value, 1, Math.min(longRequests, this.proxiedStreams)) : null;
     this.latest = this.assemble({ active, connections: stub.value, problem: stub.problem }, frontDoor, replicas, []);
@@ -365,6 +436,7 @@ class Monitor {
     const expectedAttendees = this.options.expectedAttendees ?? DEFAULT_EXPECTED_ATTENDEES;
     const targetMinutes = this.options.targetMinutes ?? DEFAULT_TARGET_MINUTES;
     const throughput = summary.peakThroughputBytesPerSecond;
+    const servingLaptops = 1 + this.mirrors.filter((m) => m.healthy).length;
     const status: MonitorStatus = {
       generatedAt: new Date().toISOString(),
       title: this.options.title ?? "Workshop venue registry",
@@ -390,6 +462,7 @@ class Monitor {
         lastRequestAt: summary.lastRequestAt,
       },
       health: { frontDoor, replicas: replicas ?? [] },
+      mirrors: this.mirrors,
       capacity: {
         expectedAttendees,
         targetMinutes,
@@ -399,7 +472,8 @@ class Monitor {
         pullsByPlatform: summary.pullsByPlatform,
         bytesPerAttendee: perAttendee,
         throughputBytesPerSecond: throughput,
-        plan: planCapacity({ attendees: expectedAttendees, bytesPerAttendee: perAttendee, throughputBytesPerSecond: throughput, targetMinutes }),
+        servingLaptops,
+        plan: planCapacity({ attendees: expectedAttendees, bytesPerAttendee: perAttendee, throughputBytesPerSecond: throughput, targetMinutes, servingLaptops }),
       },
       lock: { file: this.options.lockFile, loaded: lock !== undefined, generatedAt: lock?.generatedAt ?? null, problem: this.lockProblem },
       accessLog: {
@@ -452,6 +526,12 @@ class Monitor {
           action: `Read \`docker logs venue-replica-${replica.name.replace(/\D+/g, "")}\`; \`pulumi up\` recreates it.`,
         });
       }
+    }
+    for (const mirror of status.mirrors.filter((m) => !m.healthy)) {
+      problems.push({
+        what: `Mirror laptop ${mirror.address} is not answering: ${mirror.problem}. Its attendees fail over to the other serving laptops, so they are slower.`,
+        action: `On the mirror laptop, check that it is awake and on the venue network, and run \`pulumi up\` for its stack; http://${mirror.address}/ should show its dashboard.`,
+      });
     }
     if (status.images.missing.length > 0) {
       const names = status.images.missing.slice(0, 5).join(", ") + (status.images.missing.length > 5 ? ", ..." : "");

@@ -1,6 +1,8 @@
 /**
- * The attendee's pull plan: every image of the venue's lock file, by digest, a few at a time. Each
- * image is tried 3 times (with backoff) at each venue registry in turn, then falls back to its source
+ * The attendee's pull plan: every image of the venue's lock file, by digest, a few at a time. The
+ * venue registries are the venue and its mirror laptops (mirrors.json), ranked for this machine so
+ * attendees spread evenly and each keeps its mirror (lib/mirror-selection.ts). Each image is tried 3
+ * times (with backoff) at each venue registry in that order, then falls back to its source
  * (Docker Hub) by the source digest. Images are tagged with their workshop name and their source name,
  * so `docker images | grep workshop` and unchanged compose files both find them. Nothing outside the
  * venue is contacted unless an image falls back.
@@ -8,6 +10,8 @@
 import axios from "axios";
 import { DockerEngine, PullProgressMessage } from "./docker-engine";
 import { DOCKER_HUB, familiarImageName, formatImageReference, parseImageReference, parseRepositoryAndTag } from "./image-reference";
+import { MIRROR_LIST_FILE_NAME, MirrorList, parseMirrorListText } from "./mirror-list";
+import { orderMirrorsForMachine } from "./mirror-selection";
 import { normalizePlatformText } from "./platform";
 import { LOCK_URL_PATH, LockedImage, LockedPlatform, validateLock, VenueLock } from "./venue-lock";
 
@@ -54,6 +58,71 @@ export async function fetchVenueLock(registries: string[], timeoutMs = 10_000): 
     }
   }
   throw new VenueUnreachableError(registries, reasons);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mirror laptops: which venue registries this machine pulls from, in which order
+// ---------------------------------------------------------------------------------------------
+
+export const MIRROR_LIST_URL_PATH = `/attendee/${MIRROR_LIST_FILE_NAME}`;
+
+export type MirrorListRead =
+  | { kind: "found"; list: MirrorList; url: string }
+  /** The venue answers but publishes no mirror list (404): it serves alone. */
+  | { kind: "none"; url: string }
+  /** The venue sent something that is not a usable mirror list. */
+  | { kind: "invalid"; url: string; problem: string }
+  /** Nothing usable came back (refused, timeout, 5xx): whether there are mirrors is unknown. */
+  | { kind: "unreachable"; url: string; problem: string };
+
+/** Reads /attendee/mirrors.json from the venue's front door; never throws. */
+export async function fetchMirrorList(venue: string, timeoutMs = 5_000): Promise<MirrorListRead> {
+  const url = `http://${venue}${MIRROR_LIST_URL_PATH}`;
+  let text: string;
+  try {
+    const response = await axios.get(url, { timeout: timeoutMs, responseType: "text", transformResponse: (x) => x, proxy: false, validateStatus: () => true });
+    if (response.status === 404) return { kind: "none", url };
+    if (response.status !== 200) return { kind: "unreachable", url, problem: `HTTP ${response.status}` };
+    text = String(response.data);
+  } catch (error) {
+    return { kind: "unreachable", url, problem: describeHttpFailure(error) };
+  }
+  try {
+    return { kind: "found", list: parseMirrorListText(text, url), url };
+  } catch (error) {
+    return { kind: "invalid", url, problem: (error as Error).message };
+  }
+}
+
+export type ServingSource = "mirror-list" | "registry-flags" | "venue-only";
+
+export interface ServingOrder {
+  /** Every venue registry this machine may pull from: its assigned one first, then the failover order. */
+  registries: string[];
+  /** The registry this machine pulls from while it answers. */
+  assigned: string;
+  /** mirror-list: the venue's mirrors.json; registry-flags: several --registry values; venue-only: neither. */
+  source: ServingSource;
+}
+
+/**
+ * The venue registries in this machine's order. Several given addresses (--registry a,b,c) are ranked
+ * the same way rather than tried in the given order: everyone copies the same command from the
+ * projector, and the given order would send them all to the first. One given address brings in the
+ * venue's mirror list, where that address stands in for the list's primary (the same laptop, as this
+ * attendee reaches it).
+ */
+export function orderServingRegistries(given: readonly string[], list: MirrorList | undefined, machineId: string): ServingOrder {
+  if (given.length === 0) throw new Error("At least one venue registry is needed.");
+  if (given.length > 1) {
+    const registries = orderMirrorsForMachine(given, machineId);
+    return { registries, assigned: registries[0], source: "registry-flags" };
+  }
+  if (list && list.mirrors.length > 0) {
+    const registries = orderMirrorsForMachine([given[0], ...list.mirrors], machineId);
+    if (registries.length > 1) return { registries, assigned: registries[0], source: "mirror-list" };
+  }
+  return { registries: [given[0]], assigned: given[0], source: "venue-only" };
 }
 
 /** Does the registry answer GET /v2/ (200 or 401)? Returns the failure reason, or undefined when it does. */

@@ -311,6 +311,8 @@ export class VenueRegistry extends pulumi.ComponentResource {
           attendeeCommandFor("{venue}"),
           "--expected-attendees",
           String(settings.expectedAttendees),
+          // The dashboard shows each mirror laptop's health and throughput; the planner counts them.
+          ...settings.mirrors.flatMap((m) => ["--mirror", m]),
         ],
         volumes: [
           { hostPath: projectDir, containerPath: IN_CONTAINER.project, readOnly: true },

@@ -2,6 +2,8 @@ import { expect } from "chai";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { buildMirrorList, writeMirrorList } from "../lib/mirror-list";
+import { orderMirrorsForMachine } from "../lib/mirror-selection";
 import { packAttendee } from "../scripts/pack-attendee";
 import { startTestVenue, TestVenue } from "./support/attendee-venue";
 import { buildFixtureSet } from "./support/fixtures";
@@ -216,5 +218,108 @@ describe("attendee CLI @system", function () {
     const noFallback = run(["pull", "--registry", downVenue.frontDoor, "--no-fallback", "--retry-delay-ms", "20"]);
     expect(noFallback.status).to.equal(4);
     await fresh.stop();
+  });
+  describe("with mirror laptops", () => {
+    /** Publishes mirrors.json on the venue's front door, world-readable as nginx's workers need. */
+    function publishMirrors(mirrors: string[]): string {
+      const file = path.join(venue.wwwDir, "attendee", "mirrors.json");
+      writeMirrorList(file, buildMirrorList(venue.frontDoor, mirrors));
+      fs.chmodSync(file, 0o644);
+      return file;
+    }
+    const unpublishMirrors = () => fs.rmSync(path.join(venue.wwwDir, "attendee", "mirrors.json"), { force: true });
+    afterEach(unpublishMirrors);
+
+    /** A machine identity whose ranking puts `first` first: found by trying names, bounded. */
+    function machineIdPreferring(registries: string[], first: string): string {
+      for (let i = 0; i < 200; i++) {
+        if (orderMirrorsForMachine(registries, `machine-${i}`)[0] === first) return `machine-${i}`;
+      }
+      throw new Error(`no machine-N among 200 ranks ${first} first`);
+    }
+
+    it("configure adds the venue and every mirror laptop to insecure-registries; undo takes them all out", () => {
+      const mirrors = ["mirror-a.test:5000", "mirror-b.test:5000"];
+      publishMirrors(mirrors);
+      const order = orderMirrorsForMachine([venue.frontDoor, ...mirrors], "laptop-a");
+      const before = fs.readFileSync(dockerd.configFile);
+      const configure = cli(["configure", "--registry", venue.frontDoor, "--json", ...engineFlags()], { WORKSHOP_MACHINE_ID: "laptop-a" });
+      expect(configure.status, configure.stderr).to.equal(0);
+      const report = JSON.parse(configure.stdout) as { registries: string[]; added: string[]; serving: Record<string, unknown> };
+      expect(report.registries).to.deep.equal(order);
+      expect(report.added).to.deep.equal(order);
+      expect(report.serving).to.deep.equal({
+        assigned: order[0],
+        registries: order,
+        source: "mirror-list",
+        mirrorListFrom: `http://${venue.frontDoor}/attendee/mirrors.json`,
+      });
+      expect(configure.stderr).to.include(`The venue has 3 serving laptops; this laptop pulls from ${order[0]}, and from ${order[1]}, then ${order[2]} if that stops answering.\n`);
+      expect(configure.stderr).to.include(`Docker now lists ${order.join(", ")} under "Insecure Registries".\n`);
+      const indexConfigs = dockerd.docker(["info", "--format", "{{json .RegistryConfig.IndexConfigs}}"]);
+      for (const mirror of mirrors) expect(indexConfigs).to.include(`"${mirror}":{"Name":"${mirror}","Mirrors":[],"Secure":false`);
+
+      const undo = cli(["undo", "--registry", venue.frontDoor, ...engineFlags()]);
+      expect(undo.status, undo.stderr).to.equal(0);
+      expect(fs.readFileSync(dockerd.configFile).equals(before)).to.equal(true);
+      const after = dockerd.docker(["info", "--format", "{{json .RegistryConfig.IndexConfigs}}"]);
+      for (const mirror of mirrors) expect(after).to.not.include(mirror);
+    });
+
+    it("warns about a mirror list it cannot use and carries on with the venue alone", () => {
+      const file = publishMirrors([]);
+      fs.writeFileSync(file, `{ "schemaVersion": 1, "primary": "${venue.frontDoor}", "mirrors": ["no port"] }`);
+      const verify = cli(["verify", "--registry", venue.frontDoor, "--json"], { WORKSHOP_MACHINE_ID: "laptop-a" });
+      expect(verify.status, verify.stderr).to.equal(0);
+      const url = `http://${venue.frontDoor}/attendee/mirrors.json`;
+      expect(verify.stderr.split("\n")[0]).to.equal(
+        `Warning: ${url} is not a usable mirror list: mirrors.0: "no port" must be host:port, e.g. 192.168.1.20:5000; generatedAt: Required. Pulling from the venue (${venue.frontDoor}) alone; please tell the facilitator.`,
+      );
+      const report = JSON.parse(verify.stdout) as { serving: Record<string, unknown> };
+      expect(report.serving).to.deep.equal({ assigned: venue.frontDoor, registries: [venue.frontDoor], source: "venue-only", mirrorListFrom: null });
+    });
+
+    it("pulls from this machine's assigned laptop, and fails over to the other when that one is down", async () => {
+      const fresh = await startDockerd();
+      const mirror = await startTestVenue({ images: buildFixtureSet(), hub: venue.hub });
+      try {
+        publishMirrors([mirror.frontDoor]);
+        const serving = [venue.frontDoor, mirror.frontDoor];
+        const prefersVenue = machineIdPreferring(serving, venue.frontDoor);
+        const prefersMirror = machineIdPreferring(serving, mirror.frontDoor);
+        const pull = (machineId: string) => {
+          fresh.docker(["image", "prune", "--all", "--force"]);
+          const result = cli(["pull", "--registry", venue.frontDoor, "--json", "--retry-delay-ms", "20"], { DOCKER_HOST: fresh.dockerHost, WORKSHOP_MACHINE_ID: machineId });
+          expect(result.status, result.stderr).to.equal(0);
+          const report = JSON.parse(result.stdout) as { serving: { assigned: string; registries: string[] }; pull: { images: Array<{ origin: string; registry: string }>; failed: unknown[] } };
+          expect(report.pull.failed).to.deep.equal([]);
+          return { report, stderr: result.stderr, from: report.pull.images.map((i) => `${i.origin} ${i.registry}`) };
+        };
+
+        const onMirror = pull(prefersMirror);
+        // Kept for when the venue stops answering, next to the saved lock file.
+        const saved = path.join(home, ".workshop-attendee", `venue-lock-${venue.frontDoor.replace(":", "_")}-mirrors.json`);
+        expect(JSON.parse(fs.readFileSync(saved, "utf8"))).to.include({ primary: venue.frontDoor }).and.to.have.deep.property("mirrors", [mirror.frontDoor]);
+        expect(onMirror.report.serving).to.include({ assigned: mirror.frontDoor });
+        expect(onMirror.report.serving.registries).to.deep.equal([mirror.frontDoor, venue.frontDoor]);
+        expect(onMirror.from).to.deep.equal(Array(3).fill(`venue ${mirror.frontDoor}`));
+        expect(onMirror.stderr).to.include(`The venue has 2 serving laptops; this laptop pulls from ${mirror.frontDoor}, and from ${venue.frontDoor} if that stops answering.\n`);
+
+        const onVenue = pull(prefersVenue);
+        expect(onVenue.report.serving.registries).to.deep.equal([venue.frontDoor, mirror.frontDoor]);
+        expect(onVenue.from).to.deep.equal(Array(3).fill(`venue ${venue.frontDoor}`));
+
+        // The mirror laptop goes away: its attendees finish from the venue, not from the internet.
+        await mirror.nginx.stop();
+        const failedOver = pull(prefersMirror);
+        expect(failedOver.report.serving).to.include({ assigned: mirror.frontDoor });
+        expect(failedOver.from).to.deep.equal(Array(3).fill(`venue ${venue.frontDoor}`));
+        expect(failedOver.stderr).to.include(`venue registry ${mirror.frontDoor} is not answering (`);
+        expect(failedOver.stderr).to.not.include("came from the internet");
+        expect(fresh.docker(["run", "--rm", "--network", "none", "workshop/hello:1.0"]).trim()).to.equal("library/hello:1.0 linux/amd64");
+      } finally {
+        await fresh.stop();
+      }
+    });
   });
 });

@@ -7,18 +7,22 @@ describe("capacity planner", () => {
       // 700 attendees x 2 GB at 100 MB/s: 14,000 s; a 30 min target needs 14000/1800 = 7.8, so 8 laptops.
       expect(planCapacity({ attendees: 700, bytesPerAttendee: 2_000_000_000, throughputBytesPerSecond: 100_000_000, targetMinutes: 30 })).to.deep.equal({
         totalBytes: 1_400_000_000_000,
+        servingLaptops: 1,
         secondsToServeAll: 14_000,
         laptopsNeeded: 8,
         mirrorLaptopsNeeded: 7,
+        moreLaptopsNeeded: 7,
       });
     });
 
     it("needs only the venue when it finishes within the target", () => {
       expect(planCapacity({ attendees: 90, bytesPerAttendee: 1_000_000_000, throughputBytesPerSecond: 50_000_000, targetMinutes: 30 })).to.deep.equal({
         totalBytes: 90_000_000_000,
+        servingLaptops: 1,
         secondsToServeAll: 1_800,
         laptopsNeeded: 1,
         mirrorLaptopsNeeded: 0,
+        moreLaptopsNeeded: 0,
       });
     });
 
@@ -30,18 +34,54 @@ describe("capacity planner", () => {
       expect(plan.mirrorLaptopsNeeded).to.equal(2);
     });
 
+    it("divides the time by the laptops serving now and asks only for the laptops still missing", () => {
+      // 700 x 2 GB at 100 MB/s per laptop: 14,000 s alone, 7,000 s on 2 laptops; 30 min still needs 8 in all, so 6 more.
+      expect(
+        planCapacity({ attendees: 700, bytesPerAttendee: 2_000_000_000, throughputBytesPerSecond: 100_000_000, targetMinutes: 30, servingLaptops: 2 }),
+      ).to.deep.equal({
+        totalBytes: 1_400_000_000_000,
+        servingLaptops: 2,
+        secondsToServeAll: 7_000,
+        laptopsNeeded: 8,
+        mirrorLaptopsNeeded: 7,
+        moreLaptopsNeeded: 6,
+      });
+      // 90 x 1 GB at 50 MB/s: 1,800 s alone, 900 s on 2 laptops; the venue alone meets 30 min, nothing to add.
+      expect(
+        planCapacity({ attendees: 90, bytesPerAttendee: 1_000_000_000, throughputBytesPerSecond: 50_000_000, targetMinutes: 30, servingLaptops: 2 }),
+      ).to.deep.equal({
+        totalBytes: 90_000_000_000,
+        servingLaptops: 2,
+        secondsToServeAll: 900,
+        laptopsNeeded: 1,
+        mirrorLaptopsNeeded: 0,
+        moreLaptopsNeeded: 0,
+      });
+    });
+
+    it("counts the venue as serving when the laptop count is blank, zero or fractional", () => {
+      const base = { attendees: 10, bytesPerAttendee: 100, throughputBytesPerSecond: 10, targetMinutes: 1 };
+      expect(planCapacity({ ...base, servingLaptops: Number("") }).servingLaptops).to.equal(1);
+      expect(planCapacity({ ...base, servingLaptops: 0 }).secondsToServeAll).to.equal(100);
+      expect(planCapacity({ ...base, servingLaptops: 2.7 })).to.include({ servingLaptops: 2, secondsToServeAll: 50, laptopsNeeded: 2, moreLaptopsNeeded: 0 });
+    });
+
     it("plans nothing without throughput, and no laptops without a target", () => {
       expect(planCapacity({ attendees: 700, bytesPerAttendee: 1000, throughputBytesPerSecond: 0, targetMinutes: 30 })).to.deep.equal({
         totalBytes: 700_000,
+        servingLaptops: 1,
         secondsToServeAll: null,
         laptopsNeeded: null,
         mirrorLaptopsNeeded: null,
+        moreLaptopsNeeded: null,
       });
       expect(planCapacity({ attendees: 10, bytesPerAttendee: 1000, throughputBytesPerSecond: 100, targetMinutes: 0 })).to.deep.equal({
         totalBytes: 10_000,
+        servingLaptops: 1,
         secondsToServeAll: 100,
         laptopsNeeded: null,
         mirrorLaptopsNeeded: null,
+        moreLaptopsNeeded: null,
       });
     });
 
@@ -50,9 +90,11 @@ describe("capacity planner", () => {
       expect(planCapacity({ attendees: -5, bytesPerAttendee: 100, throughputBytesPerSecond: 10, targetMinutes: 1 }).totalBytes).to.equal(0);
       expect(planCapacity({ attendees: Number(""), bytesPerAttendee: 100, throughputBytesPerSecond: 10, targetMinutes: 1 })).to.deep.equal({
         totalBytes: 0,
+        servingLaptops: 1,
         secondsToServeAll: 0,
         laptopsNeeded: 1,
         mirrorLaptopsNeeded: 0,
+        moreLaptopsNeeded: 0,
       });
       expect(planCapacity({ attendees: 5, bytesPerAttendee: 100, throughputBytesPerSecond: Number.NaN, targetMinutes: 1 }).secondsToServeAll).to.equal(null);
     });

@@ -87,6 +87,7 @@ function minimalStatus(): MonitorStatus {
     clients: { distinct: 0, recent: 0, recentWindowMinutes: 5 },
     traffic: { requests: 0, bytesServed: 0, blobBytesServed: 0, throughputBytesPerSecond: 0, peakThroughputBytesPerSecond: 0, windowSeconds: 15, serverErrors: 0, lastRequestAt: null },
     health: { frontDoor: null, replicas: [] },
+    mirrors: [],
     capacity: {
       expectedAttendees: 700,
       targetMinutes: 30,
@@ -96,6 +97,7 @@ function minimalStatus(): MonitorStatus {
       pullsByPlatform: {},
       bytesPerAttendee: 1000,
       throughputBytesPerSecond: 0,
+      servingLaptops: 1,
       plan: planCapacity({ attendees: 700, bytesPerAttendee: 1000, throughputBytesPerSecond: 0, targetMinutes: 30 }),
     },
     lock: { file: "/x/venue-lock.json", loaded: true, generatedAt: "2025-05-19T18:30:00.000Z", problem: null },
@@ -107,13 +109,16 @@ function minimalStatus(): MonitorStatus {
 describe("dashboard page in headless Chromium @system", function () {
   this.timeout(120_000);
   let venue: MonitoredVenue;
+  /** A second venue standing in for a mirror laptop. */
+  let mirror: MonitoredVenue;
   let browser: BrowserContext;
   let page: Page;
   let expectedBytes: number;
 
   before(async () => {
     const executablePath = requireProgram("chromium", "chromium");
-    venue = await startMonitoredVenue();
+    mirror = await startMonitoredVenue();
+    venue = await startMonitoredVenue({ mirrors: [mirror.frontDoorHost] });
     const [, tools, app] = venue.images;
     expectedBytes =
       (await pullOverHttp(venue.frontDoorUrl, "127.0.0.2", tools, "linux/arm64")) +
@@ -141,6 +146,7 @@ describe("dashboard page in headless Chromium @system", function () {
   after(async () => {
     await browser?.close();
     await venue?.monitor.close();
+    await mirror?.monitor.close();
   });
 
   const value = (selector: string): Promise<string | null> => page.getAttribute(selector, "data-value");
@@ -200,18 +206,33 @@ describe("dashboard page in headless Chromium @system", function () {
     expect(capacity.platformMix).to.deep.equal({ "linux/amd64": 2 / 3, "linux/arm64": 1 / 3 });
     await page.fill("#plan-attendees", "250");
     await page.fill("#plan-target", "10");
-    await page.fill("#plan-throughput", "0.5");
-    const plan = planCapacity({ attendees: 250, bytesPerAttendee: capacity.bytesPerAttendee, throughputBytesPerSecond: 500_000, targetMinutes: 10 });
-    expect(plan.laptopsNeeded).to.be.greaterThan(1);
+    await page.fill("#plan-throughput", "0.2");
+    // This laptop and the mirror laptop serve.
+    expect(capacity.servingLaptops).to.equal(2);
+    expect(await page.inputValue("#plan-laptops")).to.equal("2");
+    const plan = planCapacity({ attendees: 250, bytesPerAttendee: capacity.bytesPerAttendee, throughputBytesPerSecond: 200_000, targetMinutes: 10, servingLaptops: 2 });
+    expect(plan.laptopsNeeded).to.be.greaterThan(2);
     expect(await text('[data-plan="bytes-per-attendee"]')).to.equal(formatBytes(capacity.bytesPerAttendee));
     expect(await text('[data-plan="total-bytes"]')).to.equal(formatBytes(plan.totalBytes));
     expect(await text('[data-plan="time"]')).to.equal(formatDuration(plan.secondsToServeAll!));
     expect(await text('[data-plan="laptops"]')).to.equal(String(plan.laptopsNeeded));
     expect(await text('[data-plan="mirrors"]')).to.equal(`${plan.mirrorLaptopsNeeded} mirror laptop(s) besides this one`);
+    expect(await text('[data-plan="more"]')).to.equal(`add ${plan.laptopsNeeded! - 2} to the 2 serving now`);
+    // Typing a serving-laptop count re-plans with it: the time divides, the laptops needed stay.
+    await page.fill("#plan-laptops", String(plan.laptopsNeeded));
+    const enough = planCapacity({ attendees: 250, bytesPerAttendee: capacity.bytesPerAttendee, throughputBytesPerSecond: 200_000, targetMinutes: 10, servingLaptops: plan.laptopsNeeded! });
+    expect(await text('[data-plan="time"]')).to.equal(formatDuration(enough.secondsToServeAll!));
+    expect(await text('[data-plan="laptops"]')).to.equal(String(plan.laptopsNeeded));
+    expect(await text('[data-plan="more"]')).to.equal(`enough: ${plan.laptopsNeeded} serving now`);
+    // Cleared, it follows the measured count again.
+    await page.fill("#plan-laptops", "");
+    await page.$eval("#plan-laptops", (input) => (input as unknown as { blur(): void }).blur());
     // Live updates keep coming and do not overwrite what was typed.
     await page.waitForTimeout(800);
-    expect(await page.inputValue("#plan-throughput")).to.equal("0.5");
+    expect(await page.inputValue("#plan-throughput")).to.equal("0.2");
+    expect(await page.inputValue("#plan-laptops")).to.equal("2");
     expect(await text('[data-plan="laptops"]')).to.equal(String(plan.laptopsNeeded));
+    expect(await text('[data-plan="more"]')).to.equal(`add ${plan.laptopsNeeded! - 2} to the 2 serving now`);
     await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-planner.png"), fullPage: true });
   });
 
@@ -222,6 +243,26 @@ describe("dashboard page in headless Chromium @system", function () {
     expect(await text('[data-health="replica-2"] .detail')).to.equal("connection refused (nothing listening there)");
     expect(await text(".problems-box h2")).to.equal("2 things need you");
     await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-replica-down.png"), fullPage: true });
+  });
+
+  it("shows each mirror laptop's health and throughput, and turns a stopped one red without a reload", async () => {
+    const mirrorRows = () =>
+      page.$$eval("[data-mirror]", (items) =>
+        items.map((li) => [li.getAttribute("data-mirror"), li.getAttribute("data-healthy"), li.querySelector(".state")!.textContent, li.querySelector(".detail")!.textContent]),
+      );
+    expect(await mirrorRows()).to.deep.equal([[mirror.frontDoorHost, "true", "healthy", "0 B/s · 0 downloads"]]);
+    expect(await value('[data-field="serving-laptops"]')).to.equal("2");
+    expect(await text('[data-field="serving-laptops"]')).to.equal("2 laptops serving: this one and 1 of 1 mirror");
+
+    await mirror.nginx.stop();
+    await page.waitForSelector(`[data-mirror="${mirror.frontDoorHost}"][data-healthy="false"]`, { timeout: 10_000 });
+    expect(await mirrorRows()).to.deep.equal([[mirror.frontDoorHost, "false", "DOWN", "connection refused (nothing listening there)"]]);
+    expect(await text('[data-field="serving-laptops"]')).to.equal("1 laptop serving: this one and 0 of 1 mirror");
+    expect(await page.inputValue("#plan-laptops")).to.equal("1");
+    expect(await page.$$eval(".problems .what", (items) => items.map((li) => li.textContent))).to.include(
+      `Mirror laptop ${mirror.frontDoorHost} is not answering: connection refused (nothing listening there). Its attendees fail over to the other serving laptops, so they are slower.`,
+    );
+    await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-mirror-down.png"), fullPage: true });
   });
 
   it("shows the slide with the address, the command and the three fixes, on screen and in print", async () => {

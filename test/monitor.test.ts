@@ -46,15 +46,19 @@ describe("monitor (pure parts)", () => {
 describe("monitor @system", function () {
   this.timeout(120_000);
   let venue: MonitoredVenue;
+  /** A second whole venue standing in for a mirror laptop: its own front door, registries and monitor. */
+  let mirror: MonitoredVenue;
   let dockerd: RunningDockerd;
   let expectedBytes = 0;
 
   before(async () => {
     // A dockerd of its own: a fresh layer store, so the bytes it downloads are known exactly.
-    [venue, dockerd] = await Promise.all([startMonitoredVenue(), startDockerd()]);
+    [mirror, dockerd] = await Promise.all([startMonitoredVenue(), startDockerd()]);
+    venue = await startMonitoredVenue({ mirrors: [mirror.frontDoorHost] });
   });
   after(async () => {
     await venue?.monitor.close();
+    await mirror?.monitor.close();
   });
 
   it("starts with the lock's images checked in the registry and nothing pulled", async () => {
@@ -78,6 +82,29 @@ describe("monitor @system", function () {
     expect(status.venue.addresses).to.deep.equal([
       { address: "192.168.1.20:5000", url: "http://192.168.1.20:5000", commands: ["npx -y http://192.168.1.20:5000/attendee/workshop-attendee.tgz"] },
       { address: "10.20.0.5:5000", url: "http://10.20.0.5:5000", commands: ["npx -y http://10.20.0.5:5000/attendee/workshop-attendee.tgz"] },
+    ]);
+  });
+
+  it("shows a mirror laptop's health and throughput from its front door, and counts it as serving", async () => {
+    const [, tools] = mirror.images;
+    const served = await pullOverHttp(mirror.frontDoorUrl, "127.0.0.6", tools, "linux/amd64");
+    expect(served).to.equal(fullPullBytes(tools, "linux/amd64"));
+    // The mirror's own monitor spreads those bytes over its 15 s window; ours reads its /api/status.
+    const windowSeconds = mirror.monitor.status().traffic.windowSeconds;
+    const status = await eventually(
+      venue.monitor,
+      (s) => Math.abs((s.mirrors[0]?.throughputBytesPerSecond ?? 0) - served / windowSeconds) < 1e-6 && s.mirrors[0].activeDownloads === 0,
+      "the mirror's pull to show in its throughput",
+    );
+    expect(status.mirrors).to.have.length(1);
+    expect(status.mirrors[0]).to.include({ address: mirror.frontDoorHost, healthy: true, problem: null, activeDownloads: 0 });
+    expect(status.mirrors[0].throughputBytesPerSecond).to.be.closeTo(served / windowSeconds, 1e-6);
+    expect(status.capacity.servingLaptops).to.equal(2);
+    expect(status.capacity.plan.servingLaptops).to.equal(2);
+    // The mirror's pull is its own: this venue served nothing.
+    expect(status.traffic.bytesServed).to.equal(0);
+    expect(status.problems.map((p) => p.what)).to.deep.equal([
+      "1 of 4 images are not in the registry: workshop/missing:1. Attendees get those from Docker Hub.",
     ]);
   });
 
@@ -197,7 +224,7 @@ describe("monitor @system", function () {
     const events = [...text.matchAll(/event: status\ndata: (.*)\n\n/g)].map((m) => JSON.parse(m[1]) as { status: MonitorStatus; sections: Record<string, string> });
     expect(events.length).to.be.at.least(2);
     expect(events[1].status.images.available).to.equal(3);
-    expect(Object.keys(events[1].sections)).to.deep.equal(["summary", "problems", "health", "join", "images", "footer"]);
+    expect(Object.keys(events[1].sections)).to.deep.equal(["summary", "problems", "health", "mirrors", "join", "images", "footer"]);
     expect((await venue.monitor.refresh()).downloads.active).to.equal(0);
     controller.abort();
   });
@@ -216,5 +243,26 @@ describe("monitor @system", function () {
     // The front door still answers pulls from the replica that is left.
     const [, , app] = venue.images;
     expect((await getFrom("127.0.0.5", `${venue.frontDoorUrl}/v2/${app.repository}/manifests/${app.digest}`)).status).to.equal(200);
+  });
+
+  it("shows a stopped mirror laptop as down with a problem line, and plans with one laptop fewer", async () => {
+    expect(venue.monitor.status().capacity.servingLaptops).to.equal(2);
+    await mirror.nginx.stop();
+    const status = await eventually(venue.monitor, (s) => s.mirrors[0]?.healthy === false, "the mirror to show as down");
+    expect(status.mirrors).to.deep.equal([
+      {
+        address: mirror.frontDoorHost,
+        healthy: false,
+        problem: "connection refused (nothing listening there)",
+        throughputBytesPerSecond: null,
+        activeDownloads: null,
+      },
+    ]);
+    expect(status.capacity.servingLaptops).to.equal(1);
+    expect(status.capacity.plan.servingLaptops).to.equal(1);
+    expect(status.problems).to.deep.include({
+      what: `Mirror laptop ${mirror.frontDoorHost} is not answering: connection refused (nothing listening there). Its attendees fail over to the other serving laptops, so they are slower.`,
+      action: `On the mirror laptop, check that it is awake and on the venue network, and run \`pulumi up\` for its stack; http://${mirror.frontDoorHost}/ should show its dashboard.`,
+    });
   });
 });

@@ -1,10 +1,15 @@
 import { expect } from "chai";
+import * as fs from "fs";
+import * as path from "path";
 import { DockerEngine, parseDockerHost } from "../lib/docker-engine";
+import { buildMirrorList } from "../lib/mirror-list";
 import {
   fallbackNotice,
+  fetchMirrorList,
   fetchVenueLock,
   formatSummaryTable,
   ImageProgress,
+  orderServingRegistries,
   planPull,
   PullEvent,
   pullImages,
@@ -96,6 +101,43 @@ describe("puller", () => {
     expect(fallbackNotice({ ...summary, images: [summary.images[0]] })).to.equal(undefined);
   });
 
+  describe("which venue registries a machine pulls from", () => {
+    const list = buildMirrorList("192.168.1.10:5000", ["192.168.1.21:5000", "192.168.1.22:5000"], new Date("2026-01-01T00:00:00Z"));
+
+    it("puts the machine's assigned serving laptop first and the rest in its failover order", () => {
+      expect(orderServingRegistries(["192.168.1.10:5000"], list, "laptop-a")).to.deep.equal({
+        registries: ["192.168.1.22:5000", "192.168.1.10:5000", "192.168.1.21:5000"],
+        assigned: "192.168.1.22:5000",
+        source: "mirror-list",
+      });
+      expect(orderServingRegistries(["192.168.1.10:5000"], list, "laptop-b").registries).to.deep.equal(["192.168.1.10:5000", "192.168.1.22:5000", "192.168.1.21:5000"]);
+      expect(orderServingRegistries(["192.168.1.10:5000"], list, "laptop-c").registries).to.deep.equal(["192.168.1.21:5000", "192.168.1.10:5000", "192.168.1.22:5000"]);
+    });
+
+    it("lets the address the attendee reached the venue at stand in for the list's primary", () => {
+      const twoNetworks = buildMirrorList("192.168.1.10:5000", ["192.168.1.21:5000"], new Date("2026-01-01T00:00:00Z"));
+      expect(orderServingRegistries(["10.20.0.5:5000"], twoNetworks, "laptop-a").registries).to.deep.equal(["10.20.0.5:5000", "192.168.1.21:5000"]);
+      expect(orderServingRegistries(["10.20.0.5:5000"], twoNetworks, "laptop-c").registries).to.deep.equal(["192.168.1.21:5000", "10.20.0.5:5000"]);
+    });
+
+    it("spreads several --registry values the same way instead of taking the first", () => {
+      const given = ["192.168.1.10:5000", "192.168.1.21:5000", "192.168.1.22:5000"];
+      expect(orderServingRegistries(given, undefined, "laptop-a")).to.deep.equal({
+        registries: ["192.168.1.22:5000", "192.168.1.10:5000", "192.168.1.21:5000"],
+        assigned: "192.168.1.22:5000",
+        source: "registry-flags",
+      });
+      // Given registries win over the venue's list.
+      expect(orderServingRegistries(given.slice(0, 2), list, "laptop-a").registries).to.deep.equal(["192.168.1.10:5000", "192.168.1.21:5000"]);
+    });
+
+    it("uses the venue alone without a list, or with a list that names no mirror", () => {
+      expect(orderServingRegistries(["Venue.local:5000"], undefined, "laptop-a")).to.deep.equal({ registries: ["Venue.local:5000"], assigned: "Venue.local:5000", source: "venue-only" });
+      const alone = buildMirrorList("192.168.1.10:5000", [], new Date("2026-01-01T00:00:00Z"));
+      expect(orderServingRegistries(["192.168.1.10:5000"], alone, "laptop-a").source).to.equal("venue-only");
+    });
+  });
+
   it("reports an unreachable venue with the address and the reason", async () => {
     const port = await freePort();
     try {
@@ -146,6 +188,35 @@ describe("puller @system", function () {
     const checks = await verifyImages(engine, plan);
     expect(checks.map((c) => c.status)).to.deep.equal(["ok", "ok", "ok"]);
     await dockerd.stop();
+  });
+
+  it("reads the venue's mirror list: found, absent (404), not usable, and no answer", async () => {
+    const file = path.join(venue.wwwDir, "attendee", "mirrors.json");
+    const url = `http://${venue.frontDoor}/attendee/mirrors.json`;
+    expect(await fetchMirrorList(venue.frontDoor)).to.deep.equal({ kind: "none", url });
+    const list = buildMirrorList(venue.frontDoor, ["192.168.1.21:5000"], new Date("2026-01-01T00:00:00Z"));
+    fs.writeFileSync(file, JSON.stringify(list), { mode: 0o644 });
+    try {
+      expect(await fetchMirrorList(venue.frontDoor)).to.deep.equal({ kind: "found", list, url });
+      fs.writeFileSync(file, `{"schemaVersion": 1, "primary": "${venue.frontDoor}", "mirrors": ["http://192.168.1.21:5000"], "generatedAt": "2026-01-01T00:00:00Z"}`);
+      expect(await fetchMirrorList(venue.frontDoor)).to.deep.equal({
+        kind: "invalid",
+        url,
+        problem: `${url} is not a usable mirror list: mirrors.0: "http://192.168.1.21:5000" has no valid host name or address before the port (e.g. 192.168.1.20:5000)`,
+      });
+      fs.writeFileSync(file, "{ not json");
+      const broken = await fetchMirrorList(venue.frontDoor);
+      expect(broken.kind).to.equal("invalid");
+      expect((broken as { problem: string }).problem).to.match(new RegExp(`^${url.replace(/[.]/g, "\\.")} is not valid JSON: .* at line 1, column 3$`));
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+    const closed = `127.0.0.1:${await freePort()}`;
+    expect(await fetchMirrorList(closed)).to.deep.equal({
+      kind: "unreachable",
+      url: `http://${closed}/attendee/mirrors.json`,
+      problem: "connection refused (nothing listens there)",
+    });
   });
 
   it("completes when a venue registry is killed mid-pull, failing over to the next --registry", async () => {

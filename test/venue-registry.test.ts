@@ -98,7 +98,7 @@ describe("venue stack (Pulumi mocks)", function () {
       "venue",
       false,
     );
-    pulumi.runtime.setAllConfig({ "venue-registry:port": "5000", "venue-registry:replicas": "3" });
+    pulumi.runtime.setAllConfig({ "venue-registry:port": "5000", "venue-registry:replicas": "3", "venue-registry:mirrors": '["10.1.2.3:5000"]' });
     const pending: Array<Promise<void>> = [];
     // The stack transformation sees every resource with its options, dependsOn included.
     await pulumi.runtime.runInPulumiStack(async () => {
@@ -215,7 +215,8 @@ describe("venue stack (Pulumi mocks)", function () {
     const frontDoor = named("venue-frontdoor");
     expect(frontDoor.dependsOn).to.include.members(["venue-attendee-package", "venue-published-mirrors", "venue-monitor", "venue-replica-1"]);
     expect(named("venue-attendee-package").inputs.create).to.match(/^npm run --silent pack:attendee -- --venue \d+\.\d+\.\d+\.\d+:5000$/);
-    expect(named("venue-published-mirrors").inputs.create).to.match(/^node .* publish-mirrors --primary \d+\.\d+\.\d+\.\d+:5000 --mirrors '' --out \.venue\/www\/attendee\/mirrors\.json$/);
+    expect(named("venue-published-mirrors").inputs.create).to.match(/^node .* publish-mirrors --primary \d+\.\d+\.\d+\.\d+:5000 --mirrors 10\.1\.2\.3:5000 --out \.venue\/www\/attendee\/mirrors\.json$/);
+    expect(named("venue-published-mirrors").inputs.triggers.slice(1)).to.deep.equal(["10.1.2.3:5000"]);
   });
 
   it("runs only command lines that the facilitator CLI accepts, flag for flag", async () => {
@@ -234,7 +235,10 @@ describe("venue stack (Pulumi mocks)", function () {
     const mirror = parsed.find((p) => p.argv[1] === "mirror")!.result;
     expect(mirror).to.include({ registry: "127.0.0.1:5001", "lock-dir": ".venue/locks" });
     const publish = parsed.find((p) => p.argv[1] === "publish-mirrors")!.result;
-    expect(publish.mirrors).to.equal("");
+    expect(publish.mirrors).to.equal("10.1.2.3:5000");
+    // The configured mirror laptop reaches the dashboard, which shows its health and throughput.
+    const monitorArgs = parsed.find((p) => p.argv[1] === "monitor")!.result;
+    expect(monitorArgs.mirror).to.deep.equal(["10.1.2.3:5000"]);
   });
 
   it("exports outputs with the right shape", async () => {
