@@ -17,7 +17,7 @@ import {
   validateRegistryAddress,
 } from "./daemon-config";
 import { DockerEngine, EngineInfo, EngineUnreachableError, isInsecureRegistry } from "./docker-engine";
-import { applyDaemonConfig, detectDockerEnvironment, DockerEnvironment, EnvironmentProbe } from "./docker-environment";
+import { applyDaemonConfig, ApplyOutcome, detectDockerEnvironment, DockerEnvironment, EnvironmentProbe } from "./docker-environment";
 import { MirrorList, parseMirrorListText } from "./mirror-list";
 import { machineIdentity } from "./mirror-selection";
 import { createProgressDisplay, withWaitIndicator } from "./progress-display";
@@ -310,6 +310,20 @@ function writeCacheQuietly(file: string, text: string): void {
   }
 }
 
+
+/** Makes Docker read daemon.json (reload, restart, or steps for the person) and says which. */
+async function applyAndTell(ctx: AttendeeContext, env: DockerEnvironment): Promise<Exclude<ApplyOutcome, { kind: "permission-needed" }>> {
+  const outcome = await applyDaemonConfig(env, ctx.probe);
+  if (outcome.kind === "permission-needed") throw permissionStop(ctx, outcome.detail, outcome.command);
+  if (outcome.kind === "needs-person") {
+    ctx.say("Please restart Docker now:");
+    for (const step of outcome.steps) ctx.say(`  ${step}`);
+  } else {
+    ctx.say(outcome.kind === "reloaded" ? `Reloaded Docker (${outcome.how}); running containers keep running.` : `Restarting Docker (${outcome.how}).`);
+  }
+  return outcome;
+}
+
 async function enginePlatform(ctx: AttendeeContext): Promise<string> {
   const version = await ctx.engine.version();
   const arch = version.Arch === "arm" ? "arm/v7" : version.Arch;
@@ -393,14 +407,7 @@ export async function runConfigure(ctx: AttendeeContext): Promise<CommandOutcome
   report.added = result.added;
   report.backup = result.backupFile ?? null;
 
-  const outcome = await applyDaemonConfig(env, ctx.probe);
-  if (outcome.kind === "permission-needed") throw permissionStop(ctx, outcome.detail, outcome.command);
-  if (outcome.kind === "needs-person") {
-    ctx.say("Please restart Docker now:");
-    for (const step of outcome.steps) ctx.say(`  ${step}`);
-  } else {
-    ctx.say(outcome.kind === "reloaded" ? `Reloaded Docker (${outcome.how}); running containers keep running.` : `Restarting Docker (${outcome.how}).`);
-  }
+  const outcome = await applyAndTell(ctx, env);
   report.applied = outcome.kind === "needs-person" ? "waiting for a restart by hand" : outcome.how;
   const after = await waitForEngine(ctx, outcome.kind === "reloaded" ? "Waiting for Docker to read the new settings" : "Waiting for Docker to start again", (i) =>
     registries.every((registry) => isInsecureRegistry(i, registry)),
@@ -707,14 +714,7 @@ export async function runUndo(ctx: AttendeeContext): Promise<CommandOutcome> {
       return { exitCode: AttendeeExit.ok, report: { undo: result.outcome, file: result.file, applied: "later" } };
     }
   }
-  const outcome = await applyDaemonConfig(env, ctx.probe);
-  if (outcome.kind === "permission-needed") throw permissionStop(ctx, outcome.detail, outcome.command);
-  if (outcome.kind === "needs-person") {
-    ctx.say("Please restart Docker now:");
-    for (const step of outcome.steps) ctx.say(`  ${step}`);
-  } else {
-    ctx.say(outcome.kind === "reloaded" ? `Reloaded Docker (${outcome.how}); running containers keep running.` : `Restarting Docker (${outcome.how}).`);
-  }
+  const outcome = await applyAndTell(ctx, env);
   const after = await waitForEngine(ctx, "Waiting for Docker to read its old settings", forgotten);
   if (!after) {
     throw new AttendeeStop(AttendeeExit.manualStepNeeded, "The settings file is restored, but Docker has not re-read it yet.", ["Restart Docker by hand."]);

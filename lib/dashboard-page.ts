@@ -322,7 +322,7 @@ export const ATTENDEE_FIXES: Array<{ symptom: string; fix: string }> = [
     fix: "Start Docker Desktop and wait until it says it is running, then run the command again.",
   },
   {
-    symptom: "“permission denied” on daemon.json",
+    symptom: "“This needs administrator rights”",
     fix: "Run the command again with sudo (Linux), or in a terminal opened as Administrator (Windows).",
   },
 ];

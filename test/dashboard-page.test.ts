@@ -62,7 +62,7 @@ describe("dashboard page", () => {
     expect(ATTENDEE_FIXES.map((f) => f.symptom)).to.deep.equal([
       "“server gave HTTP response to HTTPS client”",
       "“Cannot connect to the Docker daemon” / “Is the docker daemon running?”",
-      "“permission denied” on daemon.json",
+      "“This needs administrator rights”",
     ]);
   });
 });

@@ -6,9 +6,10 @@ import { lookupCredentials } from "../lib/docker-credentials";
 import { MirrorInputError, MirrorResult, mirrorImage, verifyVenue } from "../lib/mirror";
 import { DigestMismatchError, RegistryClient } from "../lib/registry-client";
 import { LockedImage, readLock, readLockFragment } from "../lib/venue-lock";
-import { FixtureImage, buildFixtureImage, buildFixtureSet, platformBytes, pushFixtures, sha256 } from "./support/fixtures";
+import { FixtureImage, buildFixtureImage, buildFixtureSet, lockedPlatformsOf, pushFixtures, sha256 } from "./support/fixtures";
 import { RunningRegistry, makeTempDir, requireProgram, sharedDockerdInstance, startRegistry } from "./support/services";
 import { startTokenIssuer } from "./support/token-issuer";
+import { rejection } from "./support/rejection";
 
 const repoRoot = path.resolve(__dirname, "..");
 
@@ -29,14 +30,7 @@ function expectedLock(image: FixtureImage, target: string, source: string): Omit
     sourceDigest: image.digest,
     indexDigest: image.digest,
     mediaType: image.mediaType,
-    platforms: image.platforms.map((p) => ({
-      platform: p.platform,
-      digest: p.manifestDigest,
-      mediaType: p.manifestMediaType,
-      size: p.manifest.length,
-      bytes: platformBytes(image, p.platform),
-      blobs: [p.config, ...p.layers].map((b) => ({ digest: b.digest, size: b.size })),
-    })),
+    platforms: lockedPlatformsOf(image),
   };
 }
 
@@ -44,15 +38,6 @@ function withoutTime(image: LockedImage): Omit<LockedImage, "mirroredAt"> {
   const { mirroredAt, ...rest } = image;
   expect(Date.parse(mirroredAt)).to.be.closeTo(Date.now(), 120_000);
   return rest;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected the call to fail, and it succeeded");
 }
 
 function runVenueCli(args: string[]): { status: number | null; stdout: string; stderr: string } {

@@ -8,20 +8,12 @@ import { DigestMismatchError, RateLimitedError, RegistryClient, RegistryError, n
 import { FixtureImage, buildFixtureImage, buildFixtureSet, pushFixtures } from "./support/fixtures";
 import { RunningRegistry, freePort, makeTempDir, requireProgram, startNginx, startRegistry } from "./support/services";
 import { TokenIssuer, startTokenIssuer } from "./support/token-issuer";
+import { rejection } from "./support/rejection";
 
 async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
   return Buffer.concat(chunks);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected the call to fail, and it succeeded");
 }
 
 /** A real nginx in front of a real registry; `locations` is the server block's body. */

@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { buildLock, LockedImage, VenueLock } from "../../lib/venue-lock";
-import { FixtureImage, platformBytes, pushFixtures } from "./fixtures";
+import { FixtureImage, lockedPlatformsOf, pushFixtures } from "./fixtures";
 import { freePort, makeTempDir, RunningNginx, RunningRegistry, startNginx, startRegistry } from "./services";
 
 /** Describes a fixture as the lock file does; `venueRepository` is where the venue holds it. */
@@ -21,14 +21,7 @@ export function lockedImageFor(fixture: FixtureImage, sourceRegistry: string): L
     sourceDigest: fixture.digest,
     indexDigest: fixture.digest,
     mediaType: fixture.mediaType,
-    platforms: fixture.platforms.map((p) => ({
-      platform: p.platform,
-      digest: p.manifestDigest,
-      mediaType: p.manifestMediaType,
-      size: p.manifest.length,
-      bytes: platformBytes(fixture, p.platform),
-      blobs: [p.config, ...p.layers].map((b) => ({ digest: b.digest, size: b.size })),
-    })),
+    platforms: lockedPlatformsOf(fixture),
     mirroredAt: "2026-01-01T00:00:00.000Z",
   };
 }

@@ -10,6 +10,7 @@ import { execFileSync, execSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import type { LockedPlatform } from "../../lib/venue-lock";
 import { makeTempDir, requireProgram } from "./services";
 
 export const MediaType = {
@@ -248,6 +249,18 @@ export function platformBytes(image: FixtureImage, platform: string): number {
   const seen = new Map<string, number>();
   for (const b of [p.config, ...p.layers]) seen.set(b.digest, b.size);
   return [...seen.values()].reduce((a, b) => a + b, 0);
+}
+
+/** The lock file's description of each platform of a fixture (lib/venue-lock.ts LockedPlatform). */
+export function lockedPlatformsOf(image: FixtureImage): LockedPlatform[] {
+  return image.platforms.map((p) => ({
+    platform: p.platform,
+    digest: p.manifestDigest,
+    mediaType: p.manifestMediaType,
+    size: p.manifest.length,
+    bytes: platformBytes(image, p.platform),
+    blobs: [p.config, ...p.layers].map((b) => ({ digest: b.digest, size: b.size })),
+  }));
 }
 
 /** Writes a sparse file of the given size: large-blob tests need > 1 GiB without using the disk. */

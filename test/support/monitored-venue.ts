@@ -10,7 +10,7 @@ import * as path from "path";
 import { RunningMonitor, startMonitor, MonitorOptions } from "../../lib/monitor";
 import { renderNginxConfig } from "../../lib/nginx-config";
 import { buildLock, LockedImage, VenueLock, writeLock } from "../../lib/venue-lock";
-import { buildFixtureSet, FixtureImage, platformBytes, pushFixtures } from "./fixtures";
+import { buildFixtureSet, FixtureImage, lockedPlatformsOf, pushFixtures } from "./fixtures";
 import { freePort, makeTempDir, RunningNginx, RunningRegistry, startNginx, startRegistry } from "./services";
 
 export interface MonitoredVenue {
@@ -41,14 +41,7 @@ export function lockedImageOf(image: FixtureImage): LockedImage {
     sourceDigest: image.digest,
     indexDigest: image.digest,
     mediaType: image.mediaType,
-    platforms: image.platforms.map((p) => ({
-      platform: p.platform,
-      digest: p.manifestDigest,
-      mediaType: p.manifestMediaType,
-      size: p.manifest.length,
-      bytes: platformBytes(image, p.platform),
-      blobs: [p.config, ...p.layers].map((b) => ({ digest: b.digest, size: b.size })),
-    })),
+    platforms: lockedPlatformsOf(image),
     mirroredAt: "2025-05-19T18:00:00.000Z",
   };
 }
