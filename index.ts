@@ -12,8 +12,8 @@ import { readVenueSettings } from "./lib/venue-settings";
 const settings = readVenueSettings(new pulumi.Config());
 const projectDir = __dirname;
 const imageList = readImageList(path.resolve(projectDir, settings.imagesFile));
-const lanAddresses = findLanAddresses().map((a) => a.address);
-const advertised = chooseAdvertisedAddress(findLanAddresses(), settings.advertiseAddress);
+const lan = findLanAddresses();
+const advertised = chooseAdvertisedAddress(lan, settings.advertiseAddress);
 if (advertised.warning) pulumi.log.warn(advertised.warning);
 
 const venue = new VenueRegistry("venue", {
@@ -21,7 +21,7 @@ const venue = new VenueRegistry("venue", {
   images: imageList,
   projectDir,
   advertisedAddress: advertised.address,
-  lanAddresses,
+  lanAddresses: lan.map((a) => a.address),
 });
 
 export const registryUrl = venue.registryUrl;

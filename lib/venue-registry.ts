@@ -108,6 +108,8 @@ export class VenueRegistry extends pulumi.ComponentResource {
     const child = { parent: this };
     const registryHost = `${args.advertisedAddress}:${settings.port}`;
     const attendeeDirOnHost = path.join(projectDir, ATTENDEE_DIR);
+    // The projector's address first, then the laptop's other networks.
+    const servedHosts = [...new Set([args.advertisedAddress, ...args.lanAddresses])].map((a) => `${a}:${settings.port}`);
 
     // Before anything is created: Docker reachable, ports free, disk, credentials.
     const preflight = new command.local.Command(
@@ -242,7 +244,7 @@ export class VenueRegistry extends pulumi.ComponentResource {
           "--out",
           path.join(ATTENDEE_DIR, LOCK_FILE_NAME),
         ]),
-        triggers: images.map((i) => `${i.source}=>${i.target}[${platformsFor(i, settings.platforms).join(",")}]`),
+        triggers: [...images.map((i) => `${i.source}=>${i.target}[${platformsFor(i, settings.platforms).join(",")}]`), settings.seedFrom ?? ""],
         addPreviousOutputInEnv: false,
       },
       { parent: this, dependsOn: mirrors },
@@ -305,7 +307,7 @@ export class VenueRegistry extends pulumi.ComponentResource {
           "--front-door-url",
           `http://${VENUE_NAMES.frontDoor}:${FRONT_DOOR_PORT}`,
           ...replicas.flatMap((_, i) => ["--replica", `http://${VENUE_NAMES.replica(i + 1)}:${REGISTRY_PORT}`]),
-          ...args.lanAddresses.flatMap((a) => ["--lan-address", `${a}:${settings.port}`]),
+          ...servedHosts.flatMap((h) => ["--lan-address", h]),
           // {venue} becomes each LAN address on the dashboard and the slide.
           "--attendee-command",
           attendeeCommandFor("{venue}"),
@@ -362,10 +364,9 @@ export class VenueRegistry extends pulumi.ComponentResource {
       { ...replaceable, dependsOn: [...replicas, monitor, attendeePackage, mirrorList] },
     );
 
-    const lanHosts = (args.lanAddresses.length > 0 ? args.lanAddresses : [args.advertisedAddress]).map((a) => `${a}:${settings.port}`);
     this.registryHost = pulumi.output(frontDoor.id).apply(() => registryHost);
     this.registryUrl = this.registryHost.apply((host) => `http://${host}`);
-    this.lanUrls = pulumi.output(lanHosts.map((h) => `http://${h}`));
+    this.lanUrls = pulumi.output(servedHosts.map((h) => `http://${h}`));
     this.dashboardUrl = pulumi.output(frontDoor.id).apply(() => `http://${registryHost}/`);
     this.slidesUrl = pulumi.output(frontDoor.id).apply(() => `http://${registryHost}/slides`);
     this.attendeeCommand = pulumi.output(frontDoor.id).apply(() => attendeeCommandFor(registryHost));

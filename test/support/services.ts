@@ -87,9 +87,14 @@ export async function stopAllServices(): Promise<void> {
   }
 }
 
-function spawnLogged(program: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): ChildProcess {
+/**
+ * Starts a program with its output in a log file. With `netns`, inside that network namespace:
+ * `ip netns exec` execs the program, so the child (and its pid) is the program itself.
+ */
+function spawnLogged(program: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv, netns?: string): ChildProcess {
   const log = fs.openSync(logFile, "a");
-  const child = spawn(program, args, { stdio: ["ignore", log, log], env: env ?? process.env });
+  const [command, commandArgs] = netns ? [requireProgram("ip", "iproute2"), ["netns", "exec", netns, program, ...args]] : [program, args];
+  const child = spawn(command, commandArgs, { stdio: ["ignore", log, log], env: env ?? process.env });
   fs.closeSync(log);
   return child;
 }
@@ -105,10 +110,14 @@ export interface RegistryOptions {
   /** Extra YAML appended to the generated config (e.g. a token auth section). */
   extraConfig?: string;
   port?: number;
+  /** Address to listen on (default 127.0.0.1); it must be reachable from here for the ready check. */
+  host?: string;
+  /** Run inside this network namespace (a bench's shaped link); the root namespace otherwise. */
+  netns?: string;
 }
 
 export interface RunningRegistry {
-  /** "127.0.0.1:PORT", as image references name it. */
+  /** "127.0.0.1:PORT" (or the `host` option's address), as image references name it. */
   host: string;
   url: string;
   port: number;
@@ -126,19 +135,20 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
   const rootDirectory = options.rootDirectory ?? path.join(workDir, "data");
   fs.mkdirSync(rootDirectory, { recursive: true });
   const port = options.port ?? (await freePort());
+  const listenHost = options.host ?? "127.0.0.1";
   const configFile = path.join(workDir, "config.yml");
   let config = renderRegistryConfig({
-    listenAddress: `127.0.0.1:${port}`,
+    listenAddress: `${listenHost}:${port}`,
     rootDirectory,
     readOnly: options.readOnly ?? false,
   });
   if (options.extraConfig) config += options.extraConfig;
   fs.writeFileSync(configFile, config);
   const logFile = path.join(workDir, "registry.log");
-  const child = spawnLogged(program, ["serve", configFile], logFile);
-  const url = `http://127.0.0.1:${port}`;
+  const child = spawnLogged(program, ["serve", configFile], logFile, undefined, options.netns);
+  const url = `http://${listenHost}:${port}`;
   const registry: RunningRegistry = {
-    host: `127.0.0.1:${port}`,
+    host: `${listenHost}:${port}`,
     url,
     port,
     rootDirectory,
@@ -187,11 +197,21 @@ export function nginxTest(configText: string): string {
   }
 }
 
+export interface NginxOptions {
+  /** Run inside this network namespace (a bench's shaped link); `readyUrl` must be reachable from here. */
+  netns?: string;
+}
+
 /**
  * Runs nginx in the foreground with the given config. The config must use absolute paths or paths
  * relative to `prefix`, which this function creates and passes as -p.
  */
-export async function startNginx(configText: string, readyUrl: string, prefix = makeTempDir("nginx")): Promise<RunningNginx> {
+export async function startNginx(
+  configText: string,
+  readyUrl: string,
+  prefix = makeTempDir("nginx"),
+  options: NginxOptions = {},
+): Promise<RunningNginx> {
   const program = requireProgram("nginx", "nginx-light");
   fs.mkdirSync(path.join(prefix, "logs"), { recursive: true });
   const configFile = path.join(prefix, "nginx.conf");
@@ -201,6 +221,8 @@ export async function startNginx(configText: string, readyUrl: string, prefix = 
     program,
     ["-p", prefix, "-c", configFile, "-e", errorLog, "-g", "daemon off;"],
     path.join(prefix, "logs", "stdout.log"),
+    undefined,
+    options.netns,
   );
   const nginx: RunningNginx = {
     prefix,
