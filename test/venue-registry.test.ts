@@ -251,7 +251,8 @@ describe("venue stack (Pulumi mocks)", function () {
       `npx -y ${registryUrl}/attendee/workshop-attendee.tgz --registry ${registryHost}`,
     );
     const lanUrls = await resolve(program.lanUrls);
-    expect(lanUrls).to.be.an("array").that.is.not.empty;
+    expect(lanUrls[0]).to.equal(registryUrl);
+    expect(new Set(lanUrls).size).to.equal(lanUrls.length);
     const images = await resolve(program.images);
     expect(images).to.have.length(20);
     expect(images[0]).to.deep.equal({
