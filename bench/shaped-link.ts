@@ -8,7 +8,7 @@
  * Needs root and iproute2. Names are vbench-<pid> (namespace) and vb<pid>h / vb<pid>n (veth ends);
  * a run killed before its cleanup leaves them behind, and the next run removes them.
  */
-import { execFileSync } from "child_process";
+import { killNamespaceProcesses, removeStaleNamespaces, runProgram } from "../scripts/netns";
 import { requireProgram } from "../test/support/services";
 
 export interface ShapedLinkOptions {
@@ -48,41 +48,7 @@ const NAMESPACE_PREFIX = "vbench-";
 const SUBNET_PREFIX = "10.213";
 
 function ip(args: string[]): string {
-  return run("ip", args);
-}
-
-function run(program: string, args: string[]): string {
-  try {
-    return execFileSync(program, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 20_000 });
-  } catch (error) {
-    const failure = error as { stderr?: string; message: string };
-    throw new Error(`${program} ${args.join(" ")} failed: ${(failure.stderr ?? "").trim() || failure.message}`);
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-function killNamespaceProcesses(namespace: string): void {
-  let pids: number[];
-  try {
-    pids = ip(["netns", "pids", namespace]).split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return;
-  }
-  for (const pid of pids) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }
+  return runProgram("ip", args);
 }
 
 function deleteQuietly(args: string[]): void {
@@ -103,16 +69,7 @@ function namespaceEnd(pid: number): string {
 
 /** Links left by a bench that was killed before it could clean up (its pid is gone). */
 export function removeStaleShapedLinks(log: (line: string) => void): string[] {
-  const removed: string[] = [];
-  for (const line of ip(["netns", "list"]).split("\n")) {
-    const name = line.split(" ")[0];
-    const match = new RegExp(`^${NAMESPACE_PREFIX}(\\d+)$`).exec(name);
-    if (!match || processAlive(Number(match[1]))) continue;
-    killNamespaceProcesses(name);
-    deleteQuietly(["netns", "del", name]);
-    deleteQuietly(["link", "del", hostEnd(Number(match[1]))]);
-    removed.push(name);
-  }
+  const removed = removeStaleNamespaces(new RegExp(`^${NAMESPACE_PREFIX}(\\d+)$`), (_name, ownerPid) => deleteQuietly(["link", "del", hostEnd(ownerPid)]));
   if (removed.length > 0) log(`removed ${removed.join(", ")}, left by an earlier bench that was killed`);
   return removed;
 }
@@ -181,13 +138,13 @@ export function createShapedLink(options: ShapedLinkOptions): ShapedLink {
     // "replace" adds it the first time and changes it in place later, keeping netem below it.
     const shape = (mbit: number) => {
       if (!(mbit > 0)) throw new Error(`the link rate must be above 0 Mbit/s (got ${mbit})`);
-      run("tc", ["-n", namespace, "qdisc", "replace", "dev", namespaceDevice, "root", "handle", "1:", "tbf", "rate", `${mbit}mbit`, "burst", "256kb", "latency", "50ms"]);
+      runProgram("tc", ["-n", namespace, "qdisc", "replace", "dev", namespaceDevice, "root", "handle", "1:", "tbf", "rate", `${mbit}mbit`, "burst", "256kb", "latency", "50ms"]);
     };
     shape(options.mbit);
     let delayMs = 0;
     if (options.delayMs > 0) {
       try {
-        run("tc", ["-n", namespace, "qdisc", "add", "dev", namespaceDevice, "parent", "1:1", "handle", "10:", "netem", "delay", `${options.delayMs}ms`, "limit", "10000"]);
+        runProgram("tc", ["-n", namespace, "qdisc", "add", "dev", namespaceDevice, "parent", "1:1", "handle", "10:", "netem", "delay", `${options.delayMs}ms`, "limit", "10000"]);
         delayMs = options.delayMs;
       } catch (error) {
         if (!/unknown/i.test((error as Error).message)) throw error;
@@ -207,7 +164,7 @@ export function createShapedLink(options: ShapedLinkOptions): ShapedLink {
         link.mbit = mbit;
       },
       shapedBytes: () => {
-        const qdiscs = JSON.parse(run("tc", ["-n", namespace, "-s", "-j", "qdisc", "show", "dev", namespaceDevice])) as Array<{ kind: string; bytes: number }>;
+        const qdiscs = JSON.parse(runProgram("tc", ["-n", namespace, "-s", "-j", "qdisc", "show", "dev", namespaceDevice])) as Array<{ kind: string; bytes: number }>;
         return qdiscs.find((qdisc) => qdisc.kind === "tbf")?.bytes ?? 0;
       },
       destroy,

@@ -4,10 +4,8 @@
  * through an EnvironmentProbe, so every flavour's decision can be exercised on any machine.
  */
 import { spawn } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { EngineEndpoint, EngineInfo } from "./docker-engine";
+import { defaultEndpointLookup, EngineEndpoint, EngineInfo } from "./docker-engine";
 
 export interface CommandResult {
   code: number;
@@ -48,18 +46,8 @@ export interface EnvironmentProbe {
 
 export function systemProbe(): EnvironmentProbe {
   return {
-    platform: process.platform,
-    env: process.env,
-    homeDir: os.homedir(),
+    ...defaultEndpointLookup(),
     uid: typeof process.getuid === "function" ? process.getuid() : undefined,
-    readText: (file) => {
-      try {
-        return fs.readFileSync(file, "utf8");
-      } catch {
-        return undefined;
-      }
-    },
-    exists: (file) => fs.existsSync(file),
     run: runCommand,
   };
 }

@@ -29,6 +29,7 @@ import { renderRegistryConfig } from "../lib/registry-config";
 import { VenueLock, readLock } from "../lib/venue-lock";
 import { FixtureImageSpec, buildFixtureSet, pushFixtures } from "../test/support/fixtures";
 import { requireProgram, startRegistry } from "../test/support/services";
+import { killNamespaceProcesses, namespaceNames, removeStaleNamespaces as removeStaleNamespacesMatching, runProgram as run } from "./netns";
 import type { AttendeeEvent } from "./venue-netns-host";
 
 /** The same allowance as the PRD's "1 GbE ≈ 117 MB/s": Ethernet, IP and TCP headers take the rest. */
@@ -121,15 +122,6 @@ export interface PlannerEstimate {
   busiestMirrorSeconds: number;
 }
 
-function run(program: string, args: string[], timeoutMs = 20_000): string {
-  try {
-    return execFileSync(program, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
-  } catch (error) {
-    const failure = error as { stderr?: string; message: string };
-    throw new Error(`${program} ${args.join(" ")} failed: ${(failure.stderr ?? "").trim() || failure.message}`);
-  }
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -141,49 +133,11 @@ export function percentile(sorted: number[], p: number): number | undefined {
   return sorted[rank - 1];
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Namespaces left by a run that was killed before it could clean up (its pid is gone). */
 export function removeStaleNamespaces(log: (line: string) => void = () => undefined): string[] {
-  const removed: string[] = [];
-  const listing = run("ip", ["netns", "list"]);
-  for (const line of listing.split("\n")) {
-    const name = line.split(" ")[0];
-    const match = /^vsim-(\d+)-[0-9a-f]+-/.exec(name);
-    if (!match || processAlive(Number(match[1]))) continue;
-    killNamespaceProcesses(name);
-    try {
-      run("ip", ["netns", "del", name]);
-      removed.push(name);
-    } catch {
-      // Someone else removed it first.
-    }
-  }
+  const removed = removeStaleNamespacesMatching(/^vsim-(\d+)-[0-9a-f]+-/);
   if (removed.length > 0) log(`removed ${removed.length} namespaces left by an earlier, killed run`);
   return removed;
-}
-
-function killNamespaceProcesses(namespace: string): void {
-  let pids: number[] = [];
-  try {
-    pids = run("ip", ["netns", "pids", namespace]).split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return;
-  }
-  for (const pid of pids) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }
 }
 
 function fixtureSpecs(options: SimulatedVenueOptions): FixtureImageSpec[] {
@@ -588,10 +542,7 @@ export class SimulatedVenue {
 
 /** The namespaces of this process's venues that still exist (for tests that check the clean-up). */
 export function listNamespaces(prefix: string): string[] {
-  return run("ip", ["netns", "list"])
-    .split("\n")
-    .map((line) => line.split(" ")[0])
-    .filter((name) => name.startsWith(`${prefix}-`));
+  return namespaceNames().filter((name) => name.startsWith(`${prefix}-`));
 }
 
 // ---------------------------------------------------------------------------------------------
