@@ -4,18 +4,12 @@
  * paths and ports differ). Real programs, started by test/support/services.ts.
  */
 import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
-import { NginxConfigOptions, renderNginxConfig } from "../lib/nginx-config";
+import { NginxConfigOptions } from "../lib/nginx-config";
+import { LocalFrontDoor, startLocalFrontDoor } from "../test/support/front-door";
 import { FixtureImage, pushFixtures } from "../test/support/fixtures";
-import { RunningNginx, RunningRegistry, freePort, makeTempDir, startNginx, startRegistry } from "../test/support/services";
+import { RunningRegistry, freePort, startRegistry } from "../test/support/services";
 
-export interface FrontDoorUnderTest {
-  url: string;
-  statusUrl: string;
-  accessLog: string;
-  nginx: RunningNginx;
-}
+export type FrontDoorUnderTest = LocalFrontDoor;
 
 export interface VenueRig {
   writer: RunningRegistry;
@@ -28,30 +22,16 @@ export async function startVenueRig(images: FixtureImage[], replicaCount = 2): P
   await pushFixtures(writer.url, images);
   const replicas: RunningRegistry[] = [];
   for (let i = 0; i < replicaCount; i++) replicas.push(await startRegistry({ rootDirectory: writer.rootDirectory, readOnly: true }));
-  const startFrontDoor = async (overrides: Partial<NginxConfigOptions> = {}): Promise<FrontDoorUnderTest> => {
-    const prefix = makeTempDir("bench-frontdoor");
-    const attendeeDirectory = path.join(prefix, "attendee");
-    fs.mkdirSync(attendeeDirectory);
-    const port = await freePort();
-    const statusPort = await freePort();
-    const options: NginxConfigOptions = {
-      listenPort: port,
-      listenAddress: "127.0.0.1",
-      replicas: replicas.map((r) => r.host),
-      monitor: `127.0.0.1:${await freePort()}`,
+  const startFrontDoor = async (overrides: Partial<NginxConfigOptions> = {}): Promise<FrontDoorUnderTest> =>
+    startLocalFrontDoor({
       storageRoot: writer.rootDirectory,
-      attendeeDirectory,
-      accessLog: path.join(prefix, "logs", "access.json"),
-      errorLog: path.join(prefix, "logs", "error.log"),
-      pidFile: path.join(prefix, "nginx.pid"),
-      tempDirectory: prefix,
-      user: os.userInfo().username,
-      status: { port: statusPort, address: "127.0.0.1", allow: ["127.0.0.1"] },
-      ...overrides,
-    };
-    const nginx = await startNginx(renderNginxConfig(options), `http://127.0.0.1:${port}/healthz`, prefix);
-    return { url: `http://127.0.0.1:${port}`, statusUrl: `http://127.0.0.1:${statusPort}/stub_status`, accessLog: options.accessLog, nginx };
-  };
+      replicas,
+      monitorPort: await freePort(),
+      statusAllow: ["127.0.0.1"],
+      readyPath: "/healthz",
+      overrides,
+      prefixName: "bench-frontdoor",
+    });
   return { writer, replicas, startFrontDoor };
 }
 

@@ -2,7 +2,6 @@ import { expect } from "chai";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as http from "http";
-import * as os from "os";
 import * as path from "path";
 import {
   NginxConfigOptions,
@@ -11,17 +10,8 @@ import {
   renderNginxConfig,
 } from "../lib/nginx-config";
 import { FixtureImage, buildFixtureImage, buildFixtureSet, pushFixtures, sparseFile } from "./support/fixtures";
-import {
-  RunningNginx,
-  RunningRegistry,
-  freePort,
-  makeTempDir,
-  nginxTest,
-  sharedDockerdInstance,
-  startNginx,
-  startRegistry,
-  waitFor,
-} from "./support/services";
+import { LocalFrontDoor, startLocalFrontDoor } from "./support/front-door";
+import { RunningRegistry, freePort, nginxTest, sharedDockerdInstance, startRegistry, waitFor } from "./support/services";
 
 /** The fields docs/architecture.md promises the monitor, in order. */
 const accessLogFields = [
@@ -212,46 +202,16 @@ async function accessLogLines(file: string, match: (line: AccessLogLine) => bool
   return found;
 }
 
-interface FrontDoor {
-  url: string;
-  port: number;
-  statusPort: number;
-  accessLog: string;
-  attendeeDirectory: string;
-  nginx: RunningNginx;
-}
+type FrontDoor = LocalFrontDoor;
 
-async function startFrontDoor(
+function startFrontDoor(
   storageRoot: string,
   replicas: RunningRegistry[],
   monitorPort: number,
   overrides: Partial<NginxConfigOptions> = {},
 ): Promise<FrontDoor> {
-  const prefix = makeTempDir("frontdoor");
-  const attendeeDirectory = path.join(prefix, "attendee");
-  fs.mkdirSync(attendeeDirectory);
-  const port = await freePort();
-  const statusPort = await freePort();
-  const options: NginxConfigOptions = {
-    listenPort: port,
-    listenAddress: "127.0.0.1",
-    replicas: replicas.map((r) => r.host),
-    monitor: `127.0.0.1:${monitorPort}`,
-    storageRoot,
-    attendeeDirectory,
-    accessLog: path.join(prefix, "logs", "access.json"),
-    errorLog: path.join(prefix, "logs", "error.log"),
-    pidFile: path.join(prefix, "nginx.pid"),
-    tempDirectory: prefix,
-    // The tests run as root and mkdtemp folders are private to their owner.
-    user: os.userInfo().username,
-    // Only 127.0.0.2 may read it, so a request from 127.0.0.1 shows that deny works.
-    status: { port: statusPort, address: "127.0.0.1", allow: ["127.0.0.2"] },
-    ...overrides,
-  };
-  const config = renderNginxConfig(options);
-  const nginx = await startNginx(config, `http://127.0.0.1:${port}/attendee/`, prefix);
-  return { url: `http://127.0.0.1:${port}`, port, statusPort, accessLog: options.accessLog, attendeeDirectory, nginx };
+  // Only 127.0.0.2 may read stub_status, so a request from 127.0.0.1 shows that deny works.
+  return startLocalFrontDoor({ storageRoot, replicas, monitorPort, statusAllow: ["127.0.0.2"], readyPath: "/attendee/", overrides });
 }
 
 /** A stand-in for the dashboard upstream (not under test): echoes the path, streams events on /events. */
