@@ -111,25 +111,25 @@ export class VenueRegistry extends pulumi.ComponentResource {
     // The projector's address first, then the laptop's other networks.
     const servedHosts = [...new Set([args.advertisedAddress, ...args.lanAddresses])].map((a) => `${a}:${settings.port}`);
 
+    // A facilitator verb, run on this laptop from the project folder; re-run only when a trigger changes.
+    const runVerb = (resourceName: string, verbArgs: string[], triggers: unknown[], options: pulumi.CustomResourceOptions) =>
+      new command.local.Command(resourceName, { dir: projectDir, create: venueVerb(verbArgs), triggers, addPreviousOutputInEnv: false }, options);
+
     // Before anything is created: Docker reachable, ports free, disk, credentials.
-    const preflight = new command.local.Command(
+    const preflight = runVerb(
       `${name}-preflight`,
-      {
-        dir: projectDir,
-        create: venueVerb([
-          "preflight",
-          "--port",
-          String(settings.port),
-          "--mirror-port",
-          String(settings.mirrorPort),
-          "--min-free-gb",
-          String(settings.minFreeDiskGb),
-          "--data-dir",
-          projectDir,
-        ]),
-        triggers: [settings.port, settings.mirrorPort, settings.minFreeDiskGb],
-        addPreviousOutputInEnv: false,
-      },
+      [
+        "preflight",
+        "--port",
+        String(settings.port),
+        "--mirror-port",
+        String(settings.mirrorPort),
+        "--min-free-gb",
+        String(settings.minFreeDiskGb),
+        "--data-dir",
+        projectDir,
+      ],
+      [settings.port, settings.mirrorPort, settings.minFreeDiskGb],
       child,
     );
     const afterPreflight = { parent: this, dependsOn: [preflight] };
@@ -214,39 +214,31 @@ export class VenueRegistry extends pulumi.ComponentResource {
         LOCK_DIR,
       ];
       if (settings.seedFrom) verbArgs.push("--seed-from", settings.seedFrom);
-      return new command.local.Command(
+      return runVerb(
         `${name}-mirror-${slug(image.target)}`,
-        {
-          dir: projectDir,
-          create: venueVerb(verbArgs),
-          triggers: [image.source, image.target, platforms.join(","), settings.seedFrom ?? ""],
-          addPreviousOutputInEnv: false,
-        },
+        verbArgs,
+        [image.source, image.target, platforms.join(","), settings.seedFrom ?? ""],
         { parent: this, dependsOn: [writer] },
       );
     });
 
     // Fails `up` with the list of what is missing; writes the lock file the front door serves.
-    const verify = new command.local.Command(
+    const verify = runVerb(
       `${name}-verify`,
-      {
-        dir: projectDir,
-        create: venueVerb([
-          "verify",
-          "--images",
-          settings.imagesFile,
-          "--registry",
-          `127.0.0.1:${settings.mirrorPort}`,
-          "--platforms",
-          settings.platforms.join(","),
-          "--lock-dir",
-          LOCK_DIR,
-          "--out",
-          path.join(ATTENDEE_DIR, LOCK_FILE_NAME),
-        ]),
-        triggers: [...images.map((i) => `${i.source}=>${i.target}[${platformsFor(i, settings.platforms).join(",")}]`), settings.seedFrom ?? ""],
-        addPreviousOutputInEnv: false,
-      },
+      [
+        "verify",
+        "--images",
+        settings.imagesFile,
+        "--registry",
+        `127.0.0.1:${settings.mirrorPort}`,
+        "--platforms",
+        settings.platforms.join(","),
+        "--lock-dir",
+        LOCK_DIR,
+        "--out",
+        path.join(ATTENDEE_DIR, LOCK_FILE_NAME),
+      ],
+      [...images.map((i) => `${i.source}=>${i.target}[${platformsFor(i, settings.platforms).join(",")}]`), settings.seedFrom ?? ""],
       { parent: this, dependsOn: mirrors },
     );
 
@@ -264,22 +256,18 @@ export class VenueRegistry extends pulumi.ComponentResource {
     );
 
     // The mirror laptops, next to the lock file: attendees spread over them (lib/mirror-selection.ts).
-    const mirrorList = new command.local.Command(
+    const mirrorList = runVerb(
       `${name}-published-mirrors`,
-      {
-        dir: projectDir,
-        create: venueVerb([
-          "publish-mirrors",
-          "--primary",
-          registryHost,
-          "--mirrors",
-          settings.mirrors.join(","),
-          "--out",
-          path.join(ATTENDEE_DIR, MIRROR_LIST_FILE_NAME),
-        ]),
-        triggers: [registryHost, ...settings.mirrors],
-        addPreviousOutputInEnv: false,
-      },
+      [
+        "publish-mirrors",
+        "--primary",
+        registryHost,
+        "--mirrors",
+        settings.mirrors.join(","),
+        "--out",
+        path.join(ATTENDEE_DIR, MIRROR_LIST_FILE_NAME),
+      ],
+      [registryHost, ...settings.mirrors],
       { parent: this, dependsOn: [attendeePackage] },
     );
 
