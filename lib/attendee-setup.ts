@@ -39,7 +39,7 @@ import {
   VenueUnreachableError,
   verifyImages,
 } from "./puller";
-import { validateLock, VenueLock } from "./venue-lock";
+import { readLock, VenueLock } from "./venue-lock";
 
 /** Exit codes: documented in docs/attendee/quick-start.md. */
 export const AttendeeExit = {
@@ -179,7 +179,7 @@ async function waitForEngine(ctx: AttendeeContext, announce: string, condition: 
 
 function readLockCache(file: string): VenueLock | undefined {
   try {
-    return validateLock(JSON.parse(fs.readFileSync(file, "utf8")), file);
+    return readLock(file);
   } catch {
     return undefined;
   }

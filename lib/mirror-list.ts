@@ -11,6 +11,8 @@ import { parseJsonText } from "./json-text";
 
 export const MIRROR_LIST_SCHEMA_VERSION = 1;
 export const MIRROR_LIST_FILE_NAME = "mirrors.json";
+/** Where the primary's front door serves it, next to the lock file. */
+export const MIRROR_LIST_URL_PATH = `/attendee/${MIRROR_LIST_FILE_NAME}`;
 
 // A DNS name, an IPv4 address or a bracketed IPv6 address, then a port: what attendees type after http://.
 const hostPattern = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$/;

@@ -10,7 +10,7 @@
 import axios from "axios";
 import { DockerEngine, PullProgressMessage } from "./docker-engine";
 import { DOCKER_HUB, familiarImageName, formatImageReference, parseImageReference, parseRepositoryAndTag } from "./image-reference";
-import { MIRROR_LIST_FILE_NAME, MirrorList, parseMirrorListText } from "./mirror-list";
+import { MIRROR_LIST_URL_PATH, MirrorList, parseMirrorListText } from "./mirror-list";
 import { orderMirrorsForMachine } from "./mirror-selection";
 import { normalizePlatformText } from "./platform";
 import { LOCK_URL_PATH, LockedImage, LockedPlatform, validateLock, VenueLock } from "./venue-lock";
@@ -64,7 +64,6 @@ export async function fetchVenueLock(registries: string[], timeoutMs = 10_000): 
 // Mirror laptops: which venue registries this machine pulls from, in which order
 // ---------------------------------------------------------------------------------------------
 
-export const MIRROR_LIST_URL_PATH = `/attendee/${MIRROR_LIST_FILE_NAME}`;
 
 export type MirrorListRead =
   | { kind: "found"; list: MirrorList; url: string }

@@ -11,10 +11,9 @@ import { writeFileAtomically } from "./atomic-file";
 import { parseJsonText } from "./json-text";
 
 export const LOCK_SCHEMA_VERSION = 1;
-/** Where the front door serves the lock file and the mirror list. */
-export const LOCK_URL_PATH = "/attendee/venue-lock.json";
-export const MIRRORS_URL_PATH = "/attendee/mirrors.json";
 export const LOCK_FILE_NAME = "venue-lock.json";
+/** Where the front door serves the lock file. */
+export const LOCK_URL_PATH = `/attendee/${LOCK_FILE_NAME}`;
 
 const digest = z.string().regex(/^sha256:[a-f0-9]{64}$/, "must be sha256:<64 hex>");
 

@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { ImageListEntry, platformsFor } from "./image-list";
 import { familiarImageName } from "./image-reference";
+import { MIRROR_LIST_FILE_NAME } from "./mirror-list";
 import { frontDoorContainerOptions, renderNginxConfig } from "./nginx-config";
 import { VENUE_CONTAINERS_BY_ROLE } from "./preflight";
 import { renderRegistryConfig } from "./registry-config";
@@ -65,7 +66,6 @@ export const STATE_DIR = ".venue";
 export const LOCK_DIR = path.join(STATE_DIR, "locks");
 export const ATTENDEE_DIR = path.join(STATE_DIR, "www", "attendee");
 export const ATTENDEE_PACKAGE = "workshop-attendee.tgz";
-export const MIRROR_LIST_FILE_NAME = "mirrors.json";
 
 /** Every long-running container: checked every 30 s, restarted unless the facilitator stopped it. */
 function healthcheck(url: string): docker.types.input.ContainerHealthcheck {

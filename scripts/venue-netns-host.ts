@@ -20,7 +20,7 @@ import { mapWithConcurrency } from "../lib/concurrency";
 import { readImageList } from "../lib/image-list";
 import { parseManifest } from "../lib/manifest";
 import { mirrorImage, verifyVenue } from "../lib/mirror";
-import { MIRRORS_URL_PATH } from "../lib/venue-lock";
+import { MIRROR_LIST_URL_PATH } from "../lib/mirror-list";
 import { parseMirrorListText, servingRegistries } from "../lib/mirror-list";
 import { machineIdentity, orderMirrorsForMachine } from "../lib/mirror-selection";
 import { fetchVenueLock, planPull } from "../lib/puller";
@@ -128,7 +128,7 @@ async function runAttendee(args: AttendeeArgs): Promise<void> {
       mirrors = args.registry.split(",").map((m) => m.trim()).filter(Boolean);
       mirrorsFrom = "--registry";
     } else {
-      const url = `http://${args.venue}${MIRRORS_URL_PATH}`;
+      const url = `http://${args.venue}${MIRROR_LIST_URL_PATH}`;
       const response = await axios.get(url, { timeout: 5_000, proxy: false, responseType: "text", transformResponse: (x) => x, validateStatus: () => true });
       if (response.status === 200) {
         mirrors = servingRegistries(parseMirrorListText(String(response.data), url));
