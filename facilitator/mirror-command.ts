@@ -4,6 +4,7 @@
  * Exit codes: 0 done, 1 the copy or check failed, 2 the input was wrong.
  */
 import type { Argv, CommandModule } from "yargs";
+import { formatBytes } from "../lib/byte-size";
 import { InvalidReferenceError } from "../lib/image-reference";
 import { ImageListError } from "../lib/image-list";
 import { DEFAULT_CONCURRENCY, DEFAULT_LOCK_DIR, MirrorInputError, describeProblems, mirrorImage, verifyVenue } from "../lib/mirror";
@@ -109,7 +110,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       }
       const lock = result.lock!;
       const totals = Object.entries(lock.totals)
-        .map(([platform, bytes]) => `${platform} ${(bytes / 1024 / 1024).toFixed(1)} MiB`)
+        .map(([platform, bytes]) => `${platform} ${formatBytes(bytes)}`)
         .join(", ");
       process.stdout.write(`All ${lock.images.length} images are in ${args.registry}; wrote ${args.out} (per attendee: ${totals})\n`);
     } catch (error) {

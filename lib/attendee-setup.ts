@@ -16,6 +16,8 @@ import {
   undoDaemonConfig,
   validateRegistryAddress,
 } from "./daemon-config";
+import { formatBytes } from "./byte-size";
+import { guidePageFor, guideUrl } from "./attendee-guides";
 import { DockerEngine, EngineInfo, EngineUnreachableError, isInsecureRegistry } from "./docker-engine";
 import { applyDaemonConfig, ApplyOutcome, detectDockerEnvironment, DockerEnvironment, EnvironmentProbe } from "./docker-environment";
 import { MirrorList, parseMirrorListText } from "./mirror-list";
@@ -26,7 +28,6 @@ import {
   fallbackNotice,
   fetchMirrorList,
   fetchVenueLock,
-  formatBytes,
   formatSummaryTable,
   ImageCheck,
   orderServingRegistries,
@@ -151,6 +152,14 @@ function permissionStop(ctx: AttendeeContext, what: string, command?: string): A
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Where a stop that needs work by hand points: the venue serves the attendee guides (lib/guide-page.ts),
+ * so the page for this system opens with no internet and shows the venue's own address.
+ */
+function guideLine(ctx: AttendeeContext): string {
+  return `Step by step, for your system: ${guideUrl(ctx.registries[0], guidePageFor(ctx.probe.platform), "if-configure-fails")}`;
+}
 
 /**
  * Waits, bounded and announced, until the engine answers and `condition` holds on its /info.
@@ -375,7 +384,7 @@ export async function runConfigure(ctx: AttendeeContext): Promise<CommandOutcome
     const steps = env.apply.kind === "manual" ? [...env.apply.steps] : [];
     const others = registries.filter((registry) => registry.toLowerCase() !== ctx.registries[0].toLowerCase());
     if (others.length > 0) steps.push(`Add the venue's other serving laptops the same way: ${others.join(", ")}.`);
-    throw new AttendeeStop(AttendeeExit.manualStepNeeded, `This tool does not change the settings of ${env.label} itself.`, steps);
+    throw new AttendeeStop(AttendeeExit.manualStepNeeded, `This tool does not change the settings of ${env.label} itself.`, [...steps, guideLine(ctx)]);
   }
 
   if (!env.keepsContainersRunning && !ctx.yes) {
@@ -393,6 +402,7 @@ export async function runConfigure(ctx: AttendeeContext): Promise<CommandOutcome
     if (error instanceof DaemonConfigInvalidError) {
       throw new AttendeeStop(AttendeeExit.daemonConfigInvalid, error.message, [
         error.line !== undefined ? `Open ${error.file}, go to line ${error.line}, column ${error.column}, and fix the JSON there.` : `Open ${error.file} and fix it.`,
+        guideLine(ctx),
       ]);
     }
     throw error;
@@ -415,6 +425,7 @@ export async function runConfigure(ctx: AttendeeContext): Promise<CommandOutcome
   if (!after) {
     throw new AttendeeStop(AttendeeExit.manualStepNeeded, `Docker does not list ${registries.join(", ")} as insecure yet.`, [
       env.apply.kind === "desktop-restart" ? "Restart Docker Desktop by hand (whale menu > Restart), then run: workshop-attendee verify" : "Restart Docker, then run: workshop-attendee verify",
+      guideLine(ctx),
     ]);
   }
   ctx.say(`Docker now lists ${registries.join(", ")} under "Insecure Registries".`);

@@ -4,27 +4,15 @@
  * sections the server renders, so there is one renderer, and re-runs the capacity planner when the
  * facilitator edits its numbers. Sized for a projector at the back of a hall, printable.
  */
+import { formatBytes } from "./byte-size";
 import { planCapacity } from "./capacity-planner";
-import type { EndpointHealth, MirrorStatus, MonitorStatus } from "./monitor";
+import { GUIDES_URL_PATH } from "./attendee-guides";
+import { escapeHtml, htmlPage } from "./html-page";
+import type { EndpointHealth, MirrorStatus, MonitorStatus, VenueAddress } from "./monitor";
+
 
 // ---- Units, shared by the server, the browser (source embedded) and the terminal monitor. ----------
-// These must stay self-contained: the browser receives their source text.
-
-/** Decimal units, as network speeds are quoted: 1 MB = 1,000,000 bytes. Three significant digits. */
-export function formatBytes(bytes: number): string {
-  if (!(bytes >= 0) || !Number.isFinite(bytes)) return "–";
-  if (bytes < 1000) return `${Math.round(bytes)} B`;
-  const units = ["kB", "MB", "GB", "TB", "PB"];
-  let value = bytes;
-  let unit = -1;
-  while (value >= 999.5 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  let digits = value.toPrecision(3);
-  if (digits.includes(".")) digits = digits.replace(/0+$/, "").replace(/\.$/, "");
-  return `${digits} ${units[unit]}`;
-}
+// These must stay self-contained: the browser receives their source text (bytes: lib/byte-size.ts).
 
 /** Rounded up to the second: a plan should not promise less time than it needs. */
 export function formatDuration(seconds: number): string {
@@ -53,15 +41,6 @@ export function describeMoreLaptops(plan: { moreLaptopsNeeded: number | null; se
 }
 
 // ---- HTML ---------------------------------------------------------------------------------------
-
-export function escapeHtml(value: unknown): string {
-  return String(value)
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&#39;");
-}
 
 /** JSON inside a <script> element: "</script>" and friends must not end it early. */
 function scriptJson(value: unknown): string {
@@ -189,7 +168,8 @@ function renderJoin(status: MonitorStatus): string {
 </div>`,
     )
     .join("\n");
-  return `<h2>How attendees join <a class="slide-link" href="/slides">projector slide</a></h2>${blocks}`;
+  return `<h2>How attendees join <a class="slide-link" href="/slides">projector slides</a> <a class="slide-link" href="${GUIDES_URL_PATH}">attendee guides</a></h2>${blocks}
+<p class="muted small">Hands up? The attendee guides are served here for reading without internet; for the venue itself, see docs/facilitator/troubleshooting.md in the project folder.</p>`;
 }
 
 function renderImages(status: MonitorStatus): string {
@@ -261,28 +241,10 @@ function renderPlanner(status: MonitorStatus): string {
 <p class="muted small">Throughput starts at the peak measured over ${status.traffic.windowSeconds} s; each mirror laptop is assumed to add as much (its own cable or access point). Serving laptops starts at this one plus the mirror laptops that answer.</p>`;
 }
 
-function page(title: string, bodyClass: string, body: string, extraHead = ""): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/static/dashboard.css">
-${extraHead}
-</head>
-<body class="${bodyClass}">
-${body}
-</body>
-</html>
-`;
-}
-
 export function renderDashboardPage(status: MonitorStatus): string {
   const sections = renderDashboardSections(status);
   const first = status.venue.addresses[0];
-  return page(
+  return htmlPage(
     `${status.title}: dashboard`,
     "dashboard",
     `<header>
@@ -327,10 +289,25 @@ export const ATTENDEE_FIXES: Array<{ symptom: string; fix: string }> = [
   },
 ];
 
-export function renderSlidesPage(status: MonitorStatus): string {
-  const [first, ...others] = status.venue.addresses;
-  const commands = first ? first.commands.map((c) => `<pre class="slide-command" data-field="slide-command">${escapeHtml(c)}</pre>`).join("\n") : "";
-  const otherBlocks = others
+/** The numbered slides, one screen each (/slides/1 to /slides/3); /slides holds all three on one screen. */
+export const SLIDE_COUNT = 3;
+
+function slideCommands(commands: string[]): string {
+  return commands.map((c) => `<pre class="slide-command" data-field="slide-command">${escapeHtml(c)}</pre>`).join("\n");
+}
+
+/** Where an address's attendee can read the guides without internet. */
+function guidesUrl(address: VenueAddress | undefined): string | undefined {
+  return address ? `${address.url}${GUIDES_URL_PATH}` : undefined;
+}
+
+/** The same command with `undo` after it: the last line is the tool itself. */
+function undoCommand(commands: string[]): string | undefined {
+  return commands.length > 0 ? `${commands[commands.length - 1]} undo` : undefined;
+}
+
+function otherNetworks(others: VenueAddress[]): string {
+  return others
     .map(
       (a) =>
         `<div class="slide-other" data-address="${escapeHtml(a.address)}">Other network: <strong>${escapeHtml(a.url)}</strong> ${a.commands
@@ -338,22 +315,108 @@ export function renderSlidesPage(status: MonitorStatus): string {
           .join(" ")}</div>`,
     )
     .join("\n");
-  const fixes = ATTENDEE_FIXES.map((f) => `<li><span class="symptom">${f.symptom}</span><span class="fix">${escapeHtml(f.fix)}</span></li>`).join("\n");
-  return page(
+}
+
+function fixList(): string {
+  return `<ol class="fixes">${ATTENDEE_FIXES.map((f) => `<li><span class="symptom">${f.symptom}</span><span class="fix">${escapeHtml(f.fix)}</span></li>`).join("\n")}</ol>`;
+}
+
+function slideUrl(first: VenueAddress | undefined): string {
+  return `<div class="slide-url" data-field="slide-url">${first ? escapeHtml(first.url) : "Ask the facilitator for the address"}</div>`;
+}
+
+function guidesLine(first: VenueAddress | undefined): string {
+  const url = guidesUrl(first);
+  return url ? `More help, without internet: <a data-field="slide-guides" href="${escapeHtml(url)}">${escapeHtml(url)}</a>` : "";
+}
+
+/** Links to the single slides; the arrow keys and a presenter's clicker (Page Down / Page Up) follow rel=next/prev. */
+function slideNavigation(current: number | undefined): string {
+  const links = [`<a href="/slides"${current === undefined ? ' aria-current="page"' : ""}>all on one</a>`];
+  for (let n = 1; n <= SLIDE_COUNT; n++) links.push(`<a href="/slides/${n}"${current === n ? ' aria-current="page"' : ""}>${n}</a>`);
+  const next = current === undefined ? 1 : current < SLIDE_COUNT ? current + 1 : undefined;
+  const previous = current === undefined ? undefined : current > 1 ? current - 1 : 0;
+  const rel = [
+    next === undefined ? "" : `<link rel="next" href="/slides/${next}">`,
+    previous === undefined ? "" : `<link rel="prev" href="${previous === 0 ? "/slides" : `/slides/${previous}`}">`,
+  ].join("");
+  return `${rel}<nav class="slide-nav" aria-label="Slides">${links.join(" · ")}</nav>`;
+}
+
+/** /slides: the address, the command and the three fixes, all on one screen and one printed page. */
+export function renderSlidesPage(status: MonitorStatus): string {
+  const [first, ...others] = status.venue.addresses;
+  return htmlPage(
     `${status.title}: get the workshop images`,
     "slides",
     `<main class="slide">
   <h1>Get the workshop images from the room</h1>
-  <div class="slide-url" data-field="slide-url">${first ? escapeHtml(first.url) : "Ask the facilitator for the address"}</div>
+  ${slideUrl(first)}
   <p class="slide-lead">Docker running? Open a terminal and run:</p>
-  ${commands}
-  ${otherBlocks}
+  ${first ? slideCommands(first.commands) : ""}
+  ${otherNetworks(others)}
   <h2>If it fails</h2>
-  <ol class="fixes">${fixes}</ol>
-  <p class="slide-note">No venue? The command falls back to Docker Hub by itself, only slower.</p>
-</main>`,
+  ${fixList()}
+  <p class="slide-note">No venue? The command falls back to Docker Hub by itself, only slower. ${guidesLine(first)}</p>
+</main>
+${slideNavigation(undefined)}`,
+    '<script src="/static/slides.js" defer></script>',
   );
 }
+
+/** /slides/1 (the address), /slides/2 (the command, and undo), /slides/3 (if it fails): one per screen and per printed page. */
+export function renderSingleSlidePage(status: MonitorStatus, slide: number): string {
+  const [first, ...others] = status.venue.addresses;
+  const commands = first?.commands ?? [];
+  const undo = undoCommand(commands);
+  const bodies: Record<number, { title: string; body: string }> = {
+    1: {
+      title: "the address",
+      body: `<h1>Get the workshop images from the room</h1>
+  ${slideUrl(first)}
+  <p class="slide-lead">Join the venue Wi-Fi first, then open this address in a browser to check that you can reach it.</p>
+  ${otherNetworks(others)}`,
+    },
+    2: {
+      title: "the command",
+      body: `<h1>Docker running? Open a terminal and run:</h1>
+  ${slideCommands(commands)}
+  <p class="slide-lead">Say yes if Docker Desktop asks to restart. Wait for <strong>Ready</strong>, then check with <code>docker images | grep workshop</code>.</p>
+  ${undo ? `<h2>After the workshop</h2>\n  <pre class="slide-command" data-field="slide-undo">${escapeHtml(undo)}</pre>` : ""}`,
+    },
+    3: {
+      title: "if it fails",
+      body: `<h1>If it fails</h1>
+  ${fixList()}
+  <p class="slide-lead">${guidesLine(first) || "Ask the facilitator for the venue's address."}</p>
+  <p class="slide-note">No venue? The command falls back to Docker Hub by itself, only slower.</p>`,
+    },
+  };
+  const chosen = bodies[slide];
+  if (!chosen) throw new RangeError(`There is no slide ${slide}: the slides are 1 to ${SLIDE_COUNT}.`);
+  return htmlPage(
+    `${status.title}: ${chosen.title}`,
+    "slides single",
+    `<main class="slide" data-slide="${slide}">
+  ${chosen.body}
+</main>
+${slideNavigation(slide)}`,
+    '<script src="/static/slides.js" defer></script>',
+  );
+}
+
+/** Presenter keys: → / Page Down / Space go to the next slide, ← / Page Up to the previous one. */
+export const SLIDES_SCRIPT = `"use strict";
+document.addEventListener("keydown", function (event) {
+  if (event.altKey || event.ctrlKey || event.metaKey) return;
+  var forward = ["ArrowRight", "PageDown", " "].indexOf(event.key) >= 0;
+  var back = ["ArrowLeft", "PageUp"].indexOf(event.key) >= 0;
+  var link = document.querySelector(forward ? 'link[rel="next"]' : back ? 'link[rel="prev"]' : "none");
+  if (!link) return;
+  event.preventDefault();
+  window.location.href = link.getAttribute("href");
+});
+`;
 
 // ---- Assets -------------------------------------------------------------------------------------
 
@@ -442,6 +505,27 @@ footer { padding: .6rem 1.5rem 1.2rem; color: var(--muted); font-size: .85rem; }
 .fixes .symptom { font-weight: 700; display: block; }
 .fixes .fix { color: #333; }
 .slide-note { font-size: min(1.4vw, 2.6vh); color: var(--muted); margin: .6em 0 0; }
+.slide-nav { position: fixed; right: 1rem; bottom: .6rem; font-size: .85rem; color: var(--muted); }
+.slide-nav a { color: var(--muted); }
+.slide-nav a[aria-current] { color: var(--ink); font-weight: 700; text-decoration: none; }
+/* One slide per screen: larger type, since each says less. */
+.single .slide { min-height: 100vh; display: flex; flex-direction: column; justify-content: center; }
+.single .slide h1 { font-size: min(4.4vw, 8vh); margin-bottom: .4em; }
+.single .slide-url { font-size: min(8vw, 16vh); }
+.single .slide-lead { font-size: min(2.6vw, 4.6vh); }
+.single .slide-command { font-size: min(2.6vw, 4.8vh); }
+.single .fixes { font-size: min(2.3vw, 4.2vh); }
+.single .slide h2 { font-size: min(3vw, 5.4vh); }
+
+.guide { background: #fff; }
+.guide-nav ul { list-style: none; display: flex; flex-wrap: wrap; gap: .4rem 1.2rem; margin: 0; padding: .8rem 1.5rem;
+  background: var(--panel); border-bottom: 1px solid var(--line); }
+.guide-nav li[aria-current] { font-weight: 700; }
+.guide-body { max-width: 52rem; margin: 0 auto; padding: 1rem 1.5rem 3rem; line-height: 1.5; }
+.guide-body pre { background: var(--panel); padding: .6rem .8rem; border-radius: .4rem; overflow-x: auto; font-size: .9rem; }
+.guide-body code { font-size: .92em; }
+.guide-body table { border-collapse: collapse; margin: .6rem 0; }
+.guide-body th, .guide-body td { border: 1px solid var(--line); padding: .3rem .5rem; text-align: left; vertical-align: top; }
 
 @media print {
   @page { size: A4 landscape; margin: 12mm; }
@@ -454,6 +538,9 @@ footer { padding: .6rem 1.5rem 1.2rem; color: var(--muted); font-size: .85rem; }
   .fixes { font-size: 14pt; }
   .slide h1 { font-size: 24pt; }
   .slide h2 { font-size: 18pt; }
+  .slide-nav, .guide-nav { display: none; }
+  .single .slide { min-height: auto; }
+  .guide-body { max-width: none; }
 }
 `;
 

@@ -15,6 +15,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Readable } from "stream";
 import axios from "axios";
+import { formatBytes } from "./byte-size";
 import { mapWithConcurrency } from "./concurrency";
 import { ImageReference, formatImageReference, manifestReference, parseImageReference, parseRepositoryAndTag } from "./image-reference";
 import { ImageListEntry, platformsFor, readImageList } from "./image-list";
@@ -82,13 +83,6 @@ interface PlatformPlan {
 }
 
 const MiB = 1024 * 1024;
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < MiB) return `${(bytes / 1024).toFixed(1)} KiB`;
-  if (bytes < 1024 * MiB) return `${(bytes / MiB).toFixed(1)} MiB`;
-  return `${(bytes / 1024 / MiB).toFixed(2)} GiB`;
-}
 
 function shortDigest(digest: string): string {
   return digest.slice(0, 19);

@@ -3,7 +3,8 @@
  * stub_status how many downloads are in flight, asks every replica whether it answers and whether
  * each locked image is there, asks every mirror laptop's front door for its health and throughput
  * (the capacity planner counts the healthy ones), and serves the result as a live page (`/`,
- * updated over server-sent events at `/events`), a projector slide (`/slides`), JSON
+ * updated over server-sent events at `/events`), projector slides (`/slides`, and one at a time at
+ * `/slides/1` to `/slides/3`), the attendee guides for reading without internet (`/guides/`), JSON
  * (`/api/status`) and `/healthz`.
  *
  * The stack runs it in a container behind the front door; the tests run the very same code.
@@ -13,7 +14,9 @@ import * as http from "http";
 import type { AddressInfo } from "net";
 import { AccessLogStats, AccessLogTail, RECENT_CLIENT_WINDOW_MS, THROUGHPUT_WINDOW_SECONDS } from "./access-log";
 import { bytesPerAttendee, CapacityPlan, planCapacity, platformMix } from "./capacity-planner";
-import { DASHBOARD_CSS, DASHBOARD_SCRIPT, renderDashboardPage, renderDashboardSections, renderSlidesPage } from "./dashboard-page";
+import { DASHBOARD_CSS, DASHBOARD_SCRIPT, renderDashboardPage, renderDashboardSections, renderSingleSlidePage, renderSlidesPage, SLIDE_COUNT, SLIDES_SCRIPT } from "./dashboard-page";
+import { GUIDES_URL_PATH } from "./attendee-guides";
+import { Guide, readGuides, renderGuideIndex, renderGuidePage } from "./guide-page";
 import { activeDownloads, describeFetchError, fetchStubStatus, StubStatus } from "./stub-status";
 import { LOCK_URL_PATH, readLock, VenueLock } from "./venue-lock";
 
@@ -57,6 +60,8 @@ export interface MonitorOptions {
   mirrors?: string[];
   /** How long a mirror laptop may take to answer; shorter than local probes, since it is across the LAN. */
   mirrorTimeoutMs?: number;
+  /** The attendee guides served at /guides/ (lib/guide-page.ts); the project's docs/attendee by default. */
+  guidesDirectory?: string;
 }
 
 /** A mirror laptop as its own front door reports it: /healthz for health, /api/status for its figures. */
@@ -265,6 +270,8 @@ class Monitor {
   private readonly stats = new AccessLogStats();
   private readonly tail: AccessLogTail;
   private readonly addresses: VenueAddress[];
+  /** Read once at start: the guides are the project's own files, and change only with a new version. */
+  private readonly guides: Guide[];
   private lock: VenueLock | undefined;
   private lockMtimeMs = -1;
   private lockProblem: string | null = null;
@@ -293,6 +300,7 @@ class Monitor {
       url: `http://${address}`,
       commands: attendeeCommandsFor(address, templates, lan[0]),
     }));
+    this.guides = readGuides(options.guidesDirectory);
     this.latest = this.assemble(null, null, null, []);
   }
 
@@ -573,6 +581,8 @@ class Monitor {
         return send(200, "text/html; charset=utf-8", renderDashboardPage(this.latest));
       case "/slides":
         return send(200, "text/html; charset=utf-8", renderSlidesPage(this.latest));
+      case "/static/slides.js":
+        return send(200, "text/javascript; charset=utf-8", SLIDES_SCRIPT, "no-cache");
       case "/api/status":
         return send(200, "application/json; charset=utf-8", `${JSON.stringify(this.latest, null, 2)}\n`);
       case "/healthz":
@@ -583,8 +593,24 @@ class Monitor {
         return send(200, "text/css; charset=utf-8", DASHBOARD_CSS, "no-cache");
       case "/static/dashboard.js":
         return send(200, "text/javascript; charset=utf-8", DASHBOARD_SCRIPT, "no-cache");
-      default:
-        return send(404, "text/plain; charset=utf-8", `Nothing at ${url.pathname}. The dashboard is at /, the slide at /slides.\n`);
+      default: {
+        const slide = /^\/slides\/(\d+)$/.exec(url.pathname);
+        if (slide && Number(slide[1]) >= 1 && Number(slide[1]) <= SLIDE_COUNT) {
+          return send(200, "text/html; charset=utf-8", renderSingleSlidePage(this.latest, Number(slide[1])));
+        }
+        if (url.pathname === GUIDES_URL_PATH.slice(0, -1) || url.pathname === GUIDES_URL_PATH) {
+          return send(200, "text/html; charset=utf-8", renderGuideIndex(this.guides));
+        }
+        if (url.pathname.startsWith(GUIDES_URL_PATH)) {
+          const guide = this.guides.find((g) => g.name === url.pathname.slice(GUIDES_URL_PATH.length));
+          if (guide) return send(200, "text/html; charset=utf-8", renderGuidePage(guide, this.guides, this.addresses[0]?.address));
+        }
+        return send(
+          404,
+          "text/plain; charset=utf-8",
+          `Nothing at ${url.pathname}. The dashboard is at /, the slides at /slides (one at a time: /slides/1 to /slides/${SLIDE_COUNT}), the attendee guides at ${GUIDES_URL_PATH}.\n`,
+        );
+      }
     }
   }
 

@@ -326,7 +326,7 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
     "",
     "        location / {",
     "            default_type 'text/plain; charset=utf-8';",
-    `            return 404 ${sq("Not found. The venue serves /v2/ (registry), /attendee/ (downloads), /healthz and the dashboard at /.\n")};`,
+    `            return 404 ${sq("Not found. The venue serves /v2/ (registry), /attendee/ (downloads), /guides/ (help for attendees), /healthz and the dashboard at /.\n")};`,
     "        }",
     "    }",
     "",
@@ -436,6 +436,7 @@ function monitorLocations(): string[] {
   return [
     ...block("= /"),
     ...block("/slides"),
+    ...block("/guides"),
     ...block("/api/"),
     ...block("/static/"),
     // Server-sent events: every event must reach the browser at once, and the stream stays open.

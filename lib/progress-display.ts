@@ -6,7 +6,8 @@
  */
 import * as cliProgress from "cli-progress";
 import ora from "ora";
-import { formatBytes, PullEvent, PullPlan } from "./puller";
+import { formatBytes } from "./byte-size";
+import { PullEvent, PullPlan } from "./puller";
 
 /** Bars and spinners only on a real terminal, and never when NO_COLOR or TERM=dumb ask for plain text. */
 export function wantsInteractiveOutput(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = process.env): boolean {

@@ -8,6 +8,7 @@
  * venue is contacted unless an image falls back.
  */
 import axios from "axios";
+import { formatBytes } from "./byte-size";
 import { DockerEngine, PullProgressMessage } from "./docker-engine";
 import { DOCKER_HUB, familiarImageName, formatImageReference, parseImageReference, parseRepositoryAndTag } from "./image-reference";
 import { MIRROR_LIST_URL_PATH, MirrorList, parseMirrorListText } from "./mirror-list";
@@ -492,13 +493,6 @@ export async function verifyImages(engine: DockerEngine, plan: PullPlan): Promis
 // ---------------------------------------------------------------------------------------------
 // Reporting
 // ---------------------------------------------------------------------------------------------
-
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
-  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
-  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(0)} kB`;
-  return `${bytes} B`;
-}
 
 /** The table printed at the end of a pull: image, from, size, time, then the overall rate. */
 export function formatSummaryTable(summary: PullSummary): string {

@@ -3,7 +3,8 @@
  * figures as the dashboard. On a terminal the screen is redrawn in place; when the output is a file
  * or a pipe, one line per interval, so a log of the workshop can be kept with `> watch.log`.
  */
-import { formatBytes, formatCount } from "./dashboard-page";
+import { formatBytes } from "./byte-size";
+import { formatCount } from "./dashboard-page";
 import type { MonitorStatus } from "./monitor";
 import { describeFetchError } from "./stub-status";
 

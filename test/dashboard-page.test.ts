@@ -3,7 +3,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { BrowserContext, chromium, Page } from "playwright-core";
 import { planCapacity } from "../lib/capacity-planner";
-import { ATTENDEE_FIXES, escapeHtml, formatBytes, formatDuration, renderDashboardPage, renderSlidesPage } from "../lib/dashboard-page";
+import { formatBytes } from "../lib/byte-size";
+import { ATTENDEE_FIXES, formatDuration, renderDashboardPage, renderSlidesPage } from "../lib/dashboard-page";
+import { escapeHtml } from "../lib/html-page";
 import type { MonitorStatus } from "../lib/monitor";
 import { MonitoredVenue, pullOverHttp, startMonitoredVenue } from "./support/monitored-venue";
 import { makeTempDir, requireProgram, waitFor } from "./support/services";
@@ -14,20 +16,6 @@ const ARTIFACTS = path.join(__dirname, "..", "test-artifacts");
 declare const getComputedStyle: (element: unknown) => { fontSize: string; backgroundColor: string };
 
 describe("dashboard page", () => {
-  it("formats bytes in decimal units with three significant digits", () => {
-    expect([0, 999, 1000, 1_234_567, 150_000_000, 999_600, 12_345_678_901, 2.5e15].map(formatBytes)).to.deep.equal([
-      "0 B",
-      "999 B",
-      "1 kB",
-      "1.23 MB",
-      "150 MB",
-      "1 MB",
-      "12.3 GB",
-      "2.5 PB",
-    ]);
-    expect(formatBytes(Number.NaN)).to.equal("–");
-  });
-
   it("formats durations rounded up, never promising less than the plan needs", () => {
     expect([0, 45, 59.2, 125, 3600, 3661, 7199, 14_000].map(formatDuration)).to.deep.equal([
       "0 s",
@@ -151,6 +139,11 @@ describe("dashboard page in headless Chromium @system", function () {
 
   const value = (selector: string): Promise<string | null> => page.getAttribute(selector, "data-value");
   const text = async (selector: string): Promise<string> => ((await page.textContent(selector)) ?? "").trim();
+  /** Prints the current page as the browser would (A4 landscape, the page's own print styles) and counts the sheets. */
+  const printedPages = async (): Promise<number> => {
+    const pdf = (await page.pdf({ preferCSSPageSize: true, printBackground: false })).toString("latin1");
+    return [...pdf.matchAll(/\/Type\s*\/Page(?![s\w])/g)].length;
+  };
 
   it("shows the measured figures, the same as /api/status, live through the front door", async () => {
     await page.goto(`${venue.frontDoorUrl}/`);
@@ -285,5 +278,67 @@ describe("dashboard page in headless Chromium @system", function () {
     expect(commandBackground).to.equal("rgba(0, 0, 0, 0)");
     await page.screenshot({ path: path.join(ARTIFACTS, "slides-print.png") });
     await page.emulateMedia({ media: "screen" });
+    expect(await printedPages()).to.equal(1);
+  });
+
+  it("shows one slide per screen at /slides/1 to /slides/3, follows a presenter's keys, and prints each on one page", async () => {
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await page.goto(`${venue.frontDoorUrl}/slides/1`);
+    expect(await text('[data-field="slide-url"]')).to.equal("http://192.168.1.20:5000");
+    expect(await page.$$eval(".slide-other strong", (els) => els.map((e) => e.textContent))).to.deep.equal(["http://10.20.0.5:5000"]);
+    const url = await page.$eval('[data-field="slide-url"]', (e) => parseFloat(getComputedStyle(e).fontSize));
+    expect(url).to.be.at.least(90);
+
+    await page.goto(`${venue.frontDoorUrl}/slides/2`);
+    expect(await page.$$eval('[data-field="slide-command"]', (els) => els.map((e) => e.textContent))).to.deep.equal([
+      "npx -y http://192.168.1.20:5000/attendee/workshop-attendee.tgz",
+    ]);
+    expect(await text('[data-field="slide-undo"]')).to.equal("npx -y http://192.168.1.20:5000/attendee/workshop-attendee.tgz undo");
+
+    await page.goto(`${venue.frontDoorUrl}/slides/3`);
+    expect(await page.$$eval(".fixes .symptom", (els) => els.map((e) => e.textContent))).to.deep.equal(ATTENDEE_FIXES.map((f) => f.symptom));
+    expect(await page.getAttribute('[data-field="slide-guides"]', "href")).to.equal("http://192.168.1.20:5000/guides/");
+
+    for (const n of [1, 2, 3]) {
+      await page.goto(`${venue.frontDoorUrl}/slides/${n}`);
+      expect(await page.evaluate("document.documentElement.scrollHeight <= window.innerHeight"), `slide ${n} fits the screen`).to.equal(true);
+      await page.screenshot({ path: path.join(ARTIFACTS, `slide-${n}.png`) });
+      expect(await printedPages(), `slide ${n} printed`).to.equal(1);
+    }
+
+    // A clicker sends Page Down / Page Up; keyboards use the arrows and Space. The last slide stays put.
+    await page.goto(`${venue.frontDoorUrl}/slides`);
+    const steps: Array<[string, string]> = [
+      ["PageDown", "/slides/1"],
+      ["ArrowRight", "/slides/2"],
+      ["Space", "/slides/3"],
+      ["PageDown", "/slides/3"],
+      ["PageUp", "/slides/2"],
+      ["ArrowLeft", "/slides/1"],
+      ["ArrowLeft", "/slides"],
+    ];
+    for (const [key, expected] of steps) {
+      const before = page.url();
+      await page.keyboard.press(key);
+      if (new URL(before).pathname !== expected) await page.waitForURL((u) => u.pathname === expected, { timeout: 5_000 });
+      else await new Promise((r) => setTimeout(r, 300));
+      expect(new URL(page.url()).pathname, `after ${key}`).to.equal(expected);
+    }
+  });
+
+  it("links the dashboard to the slides and to the attendee guides, which open with the venue's address", async () => {
+    await page.goto(`${venue.frontDoorUrl}/`);
+    const links = await page.$$eval('[data-section="join"] h2 a', (els) => els.map((e) => [e.textContent, e.getAttribute("href")]));
+    expect(links).to.deep.equal([
+      ["projector slides", "/slides"],
+      ["attendee guides", "/guides/"],
+    ]);
+    await page.click('[data-section="join"] h2 a[href="/guides/"]');
+    await page.waitForURL((u) => u.pathname === "/guides/");
+    await page.click('a[href="/guides/macos"]');
+    await page.waitForURL((u) => u.pathname === "/guides/macos");
+    expect(await text("h1")).to.equal("macOS notes (Intel and Apple Silicon)");
+    expect(await page.$eval(".guide-body", (e) => e.textContent ?? "")).to.contain("192.168.1.20:5000");
+    await page.screenshot({ path: path.join(ARTIFACTS, "guide-macos.png"), fullPage: true });
   });
 });

@@ -520,7 +520,7 @@ describe("front door nginx @system", function () {
   });
 
   it("sends the dashboard's paths to the monitor and streams its events unbuffered", async () => {
-    for (const uri of ["/", "/slides", "/api/state", "/static/app.js"]) {
+    for (const uri of ["/", "/slides", "/slides/2", "/guides/", "/guides/macos", "/api/state", "/static/app.js"]) {
       const response = await request(`${frontDoor.url}${uri}`);
       expect(response.status, uri).to.equal(200);
       expect(response.body!.toString()).to.equal(`dashboard GET ${uri}`);

@@ -88,7 +88,7 @@ describe("puller", () => {
         "workshop/hello:1.0   venue (v:5000)        2.5 MB  1.3 s",
         "workshop/app:latest  fallback (docker.io)   12 kB  3.0 s",
         "workshop/tools:2     FAILED                     -      -",
-        "2 of 3 images, 2.5 MB in 4.0 s: 0.6 MB/s overall",
+        "2 of 3 images, 2.51 MB in 4.0 s: 0.6 MB/s overall",
       ].join("\n"),
     );
     expect(fallbackNotice(summary)).to.equal(
