@@ -603,7 +603,7 @@ class Monitor {
         }
         if (url.pathname.startsWith(GUIDES_URL_PATH)) {
           const guide = this.guides.find((g) => g.name === url.pathname.slice(GUIDES_URL_PATH.length));
-          if (guide) return send(200, "text/html; charset=utf-8", renderGuidePage(guide, this.guides, this.addresses[0]?.address));
+          if (guide) return send(200, "text/html; charset=utf-8", renderGuidePage(guide, this.guides, this.addressReachedBy(request)));
         }
         return send(
           404,
@@ -612,6 +612,12 @@ class Monitor {
         );
       }
     }
+  }
+
+  /** The LAN address this reader came in by (the front door passes Host on), so a guide shows the one that works for them. */
+  private addressReachedBy(request: http.IncomingMessage): string | undefined {
+    const host = (request.headers.host ?? "").toLowerCase();
+    return (this.addresses.find((a) => a.address.toLowerCase() === host) ?? this.addresses[0])?.address;
   }
 
   private openStream(request: http.IncomingMessage, response: http.ServerResponse): void {

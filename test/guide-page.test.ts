@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import * as fs from "fs";
+import * as http from "http";
 import * as path from "path";
 import { EXAMPLE_VENUE_ADDRESS, Guide, headingAnchor, readGuides, renderGuideIndex, renderGuidePage, servedLinkTarget } from "../lib/guide-page";
 import { RunningMonitor, startMonitor } from "../lib/monitor";
@@ -88,7 +89,7 @@ describe("guide page", () => {
         lockFile: path.join(dir, "venue-lock.json"),
         accessLogFile: path.join(dir, "access.json"),
         replicaUrls: [],
-        lanAddresses: ["10.9.8.7:5000"],
+        lanAddresses: ["10.9.8.7:5000", "172.16.4.4:5000"],
         refreshIntervalMs: 60_000,
       });
     });
@@ -101,6 +102,22 @@ describe("guide page", () => {
       const html = await macos.text();
       expect(html).to.contain('<h2 id="if-configure-fails">If configure fails</h2>').and.contain("10.9.8.7:5000");
       expect(html).to.contain('<li aria-current="page">macOS notes (Intel and Apple Silicon)</li>');
+
+      // Someone on the laptop's other network reads the address that works from there.
+      const other = await new Promise<string>((resolve, reject) => {
+        const url = new URL(`${monitor.url}/guides/linux`);
+        http
+          .get({ host: url.hostname, port: url.port, path: url.pathname, headers: { Host: "172.16.4.4:5000" } }, (response) => {
+            let body = "";
+            response.setEncoding("utf8");
+            response.on("data", (chunk: string) => (body += chunk));
+            response.on("end", () => resolve(body));
+          })
+          .on("error", reject);
+      });
+      expect(other).to.contain("172.16.4.4:5000").and.not.contain("10.9.8.7:5000");
+      // Any other Host (127.0.0.1 on the laptop itself) gets the first address.
+      expect(await (await fetch(`${monitor.url}/guides/linux`)).text()).to.contain("10.9.8.7:5000").and.not.contain("172.16.4.4:5000");
 
       for (const index of ["/guides", "/guides/"]) {
         const response = await fetch(`${monitor.url}${index}`);
