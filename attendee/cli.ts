@@ -25,7 +25,7 @@ import {
 import { DockerEngine, EngineAddressError } from "../lib/docker-engine";
 import { systemProbe } from "../lib/docker-environment";
 import { wantsInteractiveOutput } from "../lib/progress-display";
-import { DEFAULT_RETRY_DELAY_MS } from "../lib/puller";
+import { DEFAULT_RETRY_DELAY_MS, DEFAULT_STALL_TIMEOUT_MS } from "../lib/puller";
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const packageJson = require("./package.json") as { version: string };
@@ -50,6 +50,7 @@ export interface GlobalArgs {
   json: boolean;
   yes: boolean;
   concurrency: number;
+  "stall-timeout": number;
   fallback: boolean;
   "daemon-config"?: string;
   "dockerd-pid"?: number;
@@ -93,6 +94,10 @@ async function execute(command: CommandName, args: GlobalArgs): Promise<Attendee
   if (!Number.isInteger(args.concurrency) || args.concurrency < 1 || args.concurrency > 16) {
     return fail(AttendeeExit.usage, `--concurrency must be a whole number from 1 to 16 (got ${args.concurrency}).`, []);
   }
+  const stallSeconds = args["stall-timeout"];
+  if (!Number.isFinite(stallSeconds) || stallSeconds < 1 || stallSeconds > 600) {
+    return fail(AttendeeExit.usage, `--stall-timeout must be a number of seconds from 1 to 600 (got ${stallSeconds}).`, []);
+  }
 
   let engine: DockerEngine;
   try {
@@ -110,6 +115,7 @@ async function execute(command: CommandName, args: GlobalArgs): Promise<Attendee
     concurrency: args.concurrency,
     fallback: args.fallback,
     retryDelayMs: args["retry-delay-ms"],
+    stallTimeoutMs: stallSeconds * 1000,
     restartWaitSeconds: args["restart-wait"],
     daemonConfigOverride: args["daemon-config"],
     dockerdPidOverride: args["dockerd-pid"],
@@ -155,6 +161,11 @@ export function buildAttendeeCli(argv: string[], onCommand: (command: CommandNam
     .option("json", { type: "boolean", default: false, description: "print one JSON document on stdout" })
     .option("yes", { alias: "y", type: "boolean", default: false, description: "do not ask before restarting Docker Desktop" })
     .option("concurrency", { type: "number", default: DEFAULT_CONCURRENCY, description: "images pulled at the same time" })
+    .option("stall-timeout", {
+      type: "number",
+      default: DEFAULT_STALL_TIMEOUT_MS / 1000,
+      description: "seconds a venue registry may stay silent mid-pull before the pull moves to the next one",
+    })
     .option("fallback", { type: "boolean", default: true, description: "fall back to each image's source (Docker Hub); --no-fallback stays at the venue" })
     .option("daemon-config", { type: "string", hidden: true, description: "daemon.json to edit, whatever Docker this is" })
     .option("dockerd-pid", { type: "number", hidden: true, description: "dockerd process to send SIGHUP to" })

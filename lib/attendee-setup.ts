@@ -81,6 +81,8 @@ export interface AttendeeContext {
   concurrency: number;
   fallback: boolean;
   retryDelayMs: number;
+  /** A venue registry silent this long mid-pull counts as down (--stall-timeout). */
+  stallTimeoutMs?: number;
   /** Bound on waiting for Docker after a reload or restart. */
   restartWaitSeconds: number;
   daemonConfigOverride?: string;
@@ -469,6 +471,7 @@ async function pullWithLock(ctx: AttendeeContext, lock: VenueLock, info: EngineI
       concurrency: ctx.concurrency,
       fallback: ctx.fallback,
       retryDelayMs: ctx.retryDelayMs,
+      stallTimeoutMs: ctx.stallTimeoutMs,
       onEvent: (event) => display.onEvent(event),
     });
   } finally {

@@ -357,7 +357,18 @@ export class DockerEngine {
    * stream. The engine reports failures inside the stream with HTTP 200, so the stream is read to
    * its end and an "error" line becomes a PullFailedError.
    */
-  async pull(reference: string, onProgress: (message: PullProgressMessage) => void = () => undefined, platform?: string): Promise<void> {
+  /**
+   * Pulls through the engine, streaming its progress messages. Aborting `signal` closes the request,
+   * which makes the engine cancel the pull (and free its download slots); the pull then fails with
+   * the abort's reason.
+   */
+  async pull(
+    reference: string,
+    onProgress: (message: PullProgressMessage) => void = () => undefined,
+    platform?: string,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const abortReason = () => (signal?.reason instanceof Error ? signal.reason.message : "cancelled");
     const at = reference.lastIndexOf("@");
     const colon = reference.lastIndexOf(":");
     const slash = reference.lastIndexOf("/");
@@ -376,6 +387,10 @@ export class DockerEngine {
       params: { fromImage, tag, platform },
       responseType: "stream",
       timeout: 0,
+      signal,
+    }).catch((error: unknown) => {
+      if (signal?.aborted) throw new PullFailedError(reference, abortReason());
+      throw error;
     });
     if (response.status !== 200) {
       const chunks: Buffer[] = [];
@@ -395,14 +410,20 @@ export class DockerEngine {
       if (message.error) failure = message.errorDetail?.message ?? message.error;
       onProgress(message);
     };
-    for await (const chunk of response.data) {
-      pending += chunk.toString();
-      let newline: number;
-      while ((newline = pending.indexOf("\n")) >= 0) {
-        handleLine(pending.slice(0, newline));
-        pending = pending.slice(newline + 1);
+    try {
+      for await (const chunk of response.data) {
+        pending += chunk.toString();
+        let newline: number;
+        while ((newline = pending.indexOf("\n")) >= 0) {
+          handleLine(pending.slice(0, newline));
+          pending = pending.slice(newline + 1);
+        }
       }
+    } catch (error) {
+      if (signal?.aborted) throw new PullFailedError(reference, abortReason());
+      throw error;
     }
+    if (signal?.aborted) throw new PullFailedError(reference, abortReason());
     handleLine(pending);
     if (failure !== undefined) throw new PullFailedError(reference, failure);
   }

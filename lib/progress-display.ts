@@ -10,6 +10,15 @@ import { formatBytes } from "./byte-size";
 import { PullEvent, PullPlan } from "./puller";
 
 /** Bars and spinners only on a real terminal, and never when NO_COLOR or TERM=dumb ask for plain text. */
+/** What an attendee reads while an image waits on Docker: what happened, what happens next, what to do. */
+export function describeWait(event: Extract<PullEvent, { type: "image-waiting" }>): string {
+  return (
+    "Docker is still holding a download from a venue registry that stopped answering, and this image needs the same layer. " +
+    `It waits for Docker to let go (usually when the connection times out) and then pulls from elsewhere, for up to ${Math.max(1, Math.round(event.waitMs / 60_000))} min. ` +
+    "Stuck for longer? Restart Docker and run the same command again: images already pulled stay."
+  );
+}
+
 export function wantsInteractiveOutput(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = process.env): boolean {
   if (!stream.isTTY) return false;
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
@@ -57,7 +66,10 @@ export class LineProgressDisplay implements ProgressDisplay {
         );
         break;
       case "registry-down":
-        this.write(`venue registry ${event.registry} is not answering (${event.reason}); the next images skip it`);
+        this.write(`The venue registry ${event.registry} is not answering (${event.reason}); the next images skip it`);
+        break;
+      case "image-waiting":
+        this.write(`${label(this.plan, event.index)}: ${describeWait(event)}`);
         break;
       case "image-fallback":
         this.write(`${label(this.plan, event.index)}: the venue could not provide it, falling back to the internet`);
@@ -131,7 +143,11 @@ export class BarProgressDisplay implements ProgressDisplay {
         this.multibar.log(`${this.plan.images[event.index].workshopName}: attempt ${event.attempt} failed: ${event.error}\n`);
         break;
       case "registry-down":
-        this.multibar.log(`venue registry ${event.registry} is not answering (${event.reason}); the next images skip it\n`);
+        this.multibar.log(`The venue registry ${event.registry} is not answering (${event.reason}); the next images skip it\n`);
+        break;
+      case "image-waiting":
+        this.bars[event.index].update({ state: "waiting" });
+        this.multibar.log(`${this.plan.images[event.index].workshopName}: ${describeWait(event)}\n`);
         break;
       case "image-fallback":
         this.bars[event.index].update({ state: "internet" });

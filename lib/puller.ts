@@ -19,6 +19,8 @@ import { LOCK_URL_PATH, LockedImage, LockedPlatform, validateLock, VenueLock } f
 export const DEFAULT_ATTEMPTS = 3;
 export const DEFAULT_RETRY_DELAY_MS = 1_000;
 export const DEFAULT_CONCURRENCY = 3;
+/** How long a pull may go without a word from the engine while a layer is in transfer. */
+export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 
 // ---------------------------------------------------------------------------------------------
 // Lock file from the front door
@@ -202,6 +204,8 @@ export type PullEvent =
   | { type: "image-progress"; index: number; image: string; doneBytes: number; totalBytes: number }
   | { type: "attempt-failed"; index: number; image: string; reference: string; attempt: number; error: string; retryInMs?: number }
   | { type: "registry-down"; registry: string; reason: string }
+  /** The engine still holds a download this image needs, from a registry that went silent; the image waits for it. */
+  | { type: "image-waiting"; index: number; image: string; waitMs: number }
   | { type: "image-fallback"; index: number; image: string; reason: string }
   | { type: "image-done"; index: number; result: PulledImage }
   | { type: "image-failed"; index: number; image: string; error: string };
@@ -247,6 +251,12 @@ export interface PullOptions {
   retryDelayMs?: number;
   onEvent?: (event: PullEvent) => void;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * A venue registry that goes silent (a mirror laptop's lid closed, its Wi-Fi gone) leaves the
+   * engine waiting on an open connection for minutes. A pull quiet this long while it needs the
+   * registry is cancelled (the engine then drops its downloads), and the registry counts as down.
+   */
+  stallTimeoutMs?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -302,6 +312,72 @@ export class ImageProgress {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Stalls
+// ---------------------------------------------------------------------------------------------
+
+/** Layer states in which the engine is waiting on the registry. */
+const TRANSFER_STATES = new Set(["Pulling fs layer", "Downloading", "Verifying Checksum"]);
+/** The engine's short layer ids: 12 hex digits. Other ids in the stream name the tag or digest. */
+const LAYER_ID = /^[0-9a-f]{12}$/;
+
+/**
+ * Tells a pull that has stopped moving from one that is only waiting its turn. The engine downloads
+ * a few layers at a time across all pulls, so a pull whose layers all wait for a slot is quiet while
+ * the others move. A pull counts as stalled when it has been quiet for the limit and either needs the
+ * registry (its manifest is not in yet, or a layer is in transfer) or nothing at all has moved.
+ */
+export class PullWatch {
+  private lastMessageAt: number;
+  private readonly layers = new Map<string, string>();
+
+  constructor(private readonly now: () => number = Date.now) {
+    this.lastMessageAt = now();
+  }
+
+  saw(message: PullProgressMessage): void {
+    this.lastMessageAt = this.now();
+    if (message.id && message.status && LAYER_ID.test(message.id)) this.layers.set(message.id, message.status);
+  }
+
+  quietMs(): number {
+    return this.now() - this.lastMessageAt;
+  }
+
+  /** Layers the engine is fetching from the registry right now. */
+  layersInTransfer(): string[] {
+    return [...this.layers].filter(([, state]) => TRANSFER_STATES.has(state)).map(([id]) => id);
+  }
+
+  /** `engineQuietMs`: how long since any pull of the same run heard from the engine. */
+  isStalled(limitMs: number, engineQuietMs: number): boolean {
+    if (this.quietMs() < limitMs) return false;
+    if (engineQuietMs >= limitMs) return true;
+    return this.layers.size === 0 || [...this.layers.values()].some((state) => TRANSFER_STATES.has(state));
+  }
+}
+
+function stallMessage(limitMs: number): string {
+  return `no data for ${Math.round(limitMs / 1000)} s: the registry stopped answering mid-pull`;
+}
+
+/**
+ * Whose fault a stall is. Cancelling a pull makes dockerd drop its downloads, except a layer whose
+ * request has not had its answer yet: that request waits until its connection dies (minutes, when a
+ * laptop vanished), and every later pull of that layer, from any registry, joins it (dockerd 20.10,
+ * measured). So the layers in transfer when a pull stalled are remembered, and a later stall on
+ * exactly those layers is the engine's, not the later registry's.
+ */
+function blamesRegistry(watch: PullWatch, stuckLayers: Set<string>): boolean {
+  const inTransfer = watch.layersInTransfer();
+  const blame = inTransfer.length === 0 || inTransfer.some((id) => !stuckLayers.has(id));
+  for (const id of inTransfer) stuckLayers.add(id);
+  return blame;
+}
+
+/** How long an image may wait for the engine to let go of a stuck download, in stall limits. */
+const STUCK_WAIT_LIMITS = 5;
+
+// ---------------------------------------------------------------------------------------------
 // Pulling
 // ---------------------------------------------------------------------------------------------
 
@@ -347,6 +423,20 @@ export async function pullImages(plan: PullPlan, options: PullOptions): Promise<
   const results: Array<PulledImage | undefined> = new Array(plan.images.length);
   const failed: FailedImage[] = [];
   const started = Date.now();
+  const stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+  let engineHeardAt = Date.now();
+  const stalled = stallMessage(stallTimeoutMs);
+  const stuckInEngine = "waiting for Docker to let go of a download from a registry that stopped answering";
+  const stuckWaitMs = STUCK_WAIT_LIMITS * stallTimeoutMs;
+  const engineStuck =
+    `Docker is still holding a download from a registry that stopped answering, after ${Math.round(stuckWaitMs / 60_000) || 1} min; ` +
+    "restart Docker (that ends it) and run the same command again: images already pulled stay";
+  const stuckLayers = new Set<string>();
+  const markDown = (registry: string, reason: string) => {
+    if (downRegistries.has(registry)) return;
+    downRegistries.set(registry, reason);
+    emit({ type: "registry-down", registry, reason });
+  };
 
   const tryPull = async (
     index: number,
@@ -357,15 +447,55 @@ export async function pullImages(plan: PullPlan, options: PullOptions): Promise<
   ): Promise<string | undefined> => {
     emit({ type: "image-start", index, image: planned.workshopName, reference, origin, attempt, bytes: planned.bytes });
     const progress = new ImageProgress(planned.platform);
+    const watch = new PullWatch();
+    const cancel = new AbortController();
+    // Cancelling the engine's pull makes it drop the downloads (dockerd 20.10, measured): the retry starts afresh.
+    const watchdog = setInterval(
+      () => {
+        if (!watch.isStalled(stallTimeoutMs, Date.now() - engineHeardAt)) return;
+        clearInterval(watchdog);
+        cancel.abort(new Error(blamesRegistry(watch, stuckLayers) ? stalled : stuckInEngine));
+      },
+      Math.max(50, Math.min(1_000, stallTimeoutMs / 5)),
+    );
     try {
-      await engine.pull(reference, (message) => {
-        if (progress.apply(message)) {
-          emit({ type: "image-progress", index, image: planned.workshopName, doneBytes: progress.doneBytes, totalBytes: progress.totalBytes });
-        }
-      });
+      await engine.pull(
+        reference,
+        (message) => {
+          watch.saw(message);
+          engineHeardAt = Date.now();
+          if (progress.apply(message)) {
+            emit({ type: "image-progress", index, image: planned.workshopName, doneBytes: progress.doneBytes, totalBytes: progress.totalBytes });
+          }
+        },
+        undefined,
+        cancel.signal,
+      );
       return undefined;
     } catch (error) {
       return shorten((error as Error).message.replace(/^pulling \S+ failed: /, ""));
+    } finally {
+      clearInterval(watchdog);
+    }
+  };
+
+  /**
+   * tryPull, waiting while the engine holds a stuck download this image needs: each try joins that
+   * download, so the pull is let go (nobody watching lets the engine end it as soon as its connection
+   * dies) and tried again after a pause. Gives up with `engineStuck` after `stuckWaitMs`.
+   */
+  const pullWaitingForEngine = async (index: number, planned: PlannedImage, reference: string, origin: PullOrigin, attempt: number): Promise<string | undefined> => {
+    const waitStarted = Date.now();
+    let announced = false;
+    for (;;) {
+      const error = await tryPull(index, planned, reference, origin, attempt);
+      if (error !== stuckInEngine) return error;
+      if (Date.now() - waitStarted >= stuckWaitMs) return engineStuck;
+      if (!announced) {
+        announced = true;
+        emit({ type: "image-waiting", index, image: planned.workshopName, waitMs: stuckWaitMs });
+      }
+      await sleep(stallTimeoutMs);
     }
   };
 
@@ -391,6 +521,10 @@ export async function pullImages(plan: PullPlan, options: PullOptions): Promise<
       emit({ type: "image-progress", index, image: planned.workshopName, doneBytes: planned.bytes, totalBytes: planned.bytes });
       emit({ type: "image-done", index, result });
     };
+    const giveUp = (error: string) => {
+      failed.push({ workshopName: planned.workshopName, error });
+      emit({ type: "image-failed", index, image: planned.workshopName, error });
+    };
 
     for (const registry of options.registries) {
       if (downRegistries.has(registry)) {
@@ -400,16 +534,16 @@ export async function pullImages(plan: PullPlan, options: PullOptions): Promise<
       const reference = venueReference(registry, planned.image);
       for (let attempt = 1; attempt <= attempts; attempt++) {
         attemptsMade++;
-        const error = await tryPull(index, planned, reference, "venue", attempt);
+        const error = await pullWaitingForEngine(index, planned, reference, "venue", attempt);
         if (error === undefined) return finish(reference, "venue", registry);
+        // Every other registry would join the same stuck download: only a Docker restart helps.
+        if (error === engineStuck) return giveUp(engineStuck);
         lastError = `${registry}: ${error}`;
-        const retryInMs = attempt < attempts ? retryDelayMs * 2 ** (attempt - 1) : undefined;
+        // A registry that went silent gets no more attempts: each would wait out the whole limit again.
+        const retryInMs = attempt < attempts && error !== stalled ? retryDelayMs * 2 ** (attempt - 1) : undefined;
         emit({ type: "attempt-failed", index, image: planned.workshopName, reference, attempt, error, retryInMs });
         if (retryInMs === undefined) {
-          if (!isImageSpecific(error) && !downRegistries.has(registry)) {
-            downRegistries.set(registry, error);
-            emit({ type: "registry-down", registry, reason: error });
-          }
+          if (!isImageSpecific(error)) markDown(registry, error);
           break;
         }
         // Another image may have found the registry down meanwhile; waiting would be pointless.
@@ -428,8 +562,9 @@ export async function pullImages(plan: PullPlan, options: PullOptions): Promise<
     const reference = sourceReference(planned.image);
     for (let attempt = 1; attempt <= attempts; attempt++) {
       attemptsMade++;
-      const error = await tryPull(index, planned, reference, "fallback", attempt);
+      const error = await pullWaitingForEngine(index, planned, reference, "fallback", attempt);
       if (error === undefined) return finish(reference, "fallback", parseImageReference(reference).registry, reason);
+      if (error === engineStuck) return giveUp(engineStuck);
       const retryInMs = attempt < attempts ? retryDelayMs * 2 ** (attempt - 1) : undefined;
       emit({ type: "attempt-failed", index, image: planned.workshopName, reference, attempt, error, retryInMs });
       lastError = `${reference}: ${error}`;

@@ -68,7 +68,9 @@ describe("attendee CLI @system", function () {
     const help = cli(["--help"]);
     expect(help.status).to.equal(0);
     for (const command of ["configure", "pull", "verify", "status", "undo"]) expect(help.stdout).to.include(`workshop-attendee ${command}`);
-    expect(help.stdout).to.include("--no-fallback");
+    expect(help.stdout).to.include("--no-fallback").and.include("--stall-timeout");
+    const stall = cli(["pull", "-r", venue.frontDoor, "--stall-timeout", "0"]);
+    expect([stall.status, stall.stderr]).to.deep.equal([2, "✖ --stall-timeout must be a number of seconds from 1 to 600 (got 0).\n"]);
     const unknown = cli(["pul", "-r", venue.frontDoor]);
     expect(unknown.status).to.equal(2);
     expect(unknown.stderr).to.equal("✖ Unknown argument: pul\n  Run: workshop-attendee --help\n");
@@ -315,7 +317,7 @@ describe("attendee CLI @system", function () {
         const failedOver = pull(prefersMirror);
         expect(failedOver.report.serving).to.include({ assigned: mirror.frontDoor });
         expect(failedOver.from).to.deep.equal(Array(3).fill(`venue ${venue.frontDoor}`));
-        expect(failedOver.stderr).to.include(`venue registry ${mirror.frontDoor} is not answering (`);
+        expect(failedOver.stderr).to.include(`The venue registry ${mirror.frontDoor} is not answering (`);
         expect(failedOver.stderr).to.not.include("came from the internet");
         expect(fresh.docker(["run", "--rm", "--network", "none", "workshop/hello:1.0"]).trim()).to.equal("library/hello:1.0 linux/amd64");
       } finally {

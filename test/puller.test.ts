@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import * as fs from "fs";
+import * as net from "net";
 import * as path from "path";
 import { DockerEngine, parseDockerHost } from "../lib/docker-engine";
 import { buildMirrorList } from "../lib/mirror-list";
@@ -14,6 +15,7 @@ import {
   PullEvent,
   pullImages,
   PullSummary,
+  PullWatch,
   sourceNameOf,
   sourceReference,
   venueReference,
@@ -23,7 +25,24 @@ import {
 import { buildLock } from "../lib/venue-lock";
 import { lockedImageFor, startTestVenue, TestVenue } from "./support/attendee-venue";
 import { buildFixtureSet, FixtureImage, platformBytes } from "./support/fixtures";
+import { describeWait } from "../lib/progress-display";
+import { startNginxInFront } from "./support/front-door";
 import { freePort, RunningDockerd, startDockerd } from "./support/services";
+
+/** The processes a process started (nginx's workers), from /proc. */
+function childPids(pid: number): number[] {
+  return fs
+    .readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        return fs.readFileSync(`/proc/${entry}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1] === String(pid);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 
 function engineFor(dockerd: RunningDockerd): DockerEngine {
   return new DockerEngine({
@@ -68,6 +87,50 @@ describe("puller", () => {
     expect(progress.apply({ status: "Pull complete", id: shortId(base.digest) })).to.equal(true);
     expect(progress.doneBytes).to.equal(base.size + app.size);
     expect(progress.apply({ status: "Downloading", id: "0123456789ab", progressDetail: { current: 5 } })).to.equal(false);
+  });
+
+  it("tells a stalled pull from one waiting for a download slot", () => {
+    let now = 0;
+    const clock = () => now;
+    const [a, b] = ["aaaaaaaaaaaa", "bbbbbbbbbbbb"];
+
+    // No word at all, not even the manifest: stalled once the limit passes.
+    const silent = new PullWatch(clock);
+    now = 9_999;
+    expect(silent.isStalled(10_000, 0)).to.equal(false);
+    now = 10_000;
+    expect(silent.isStalled(10_000, 0)).to.equal(true);
+
+    // Layers waiting for a slot while other pulls move: not stalled, however long.
+    now = 0;
+    const waiting = new PullWatch(clock);
+    waiting.saw({ status: "Pulling from library/hello", id: "1.0" });
+    waiting.saw({ status: "Waiting", id: a });
+    waiting.saw({ status: "Waiting", id: b });
+    now = 60_000;
+    expect(waiting.isStalled(10_000, 500)).to.equal(false);
+    // ... unless nothing anywhere has moved for as long.
+    expect(waiting.isStalled(10_000, 10_000)).to.equal(true);
+
+    // A layer in transfer that went quiet is stalled even while other pulls move.
+    now = 0;
+    const downloading = new PullWatch(clock);
+    downloading.saw({ status: "Waiting", id: a });
+    downloading.saw({ status: "Downloading", id: b, progressDetail: { current: 10, total: 100 } });
+    now = 9_000;
+    downloading.saw({ status: "Downloading", id: b, progressDetail: { current: 20, total: 100 } });
+    now = 18_000;
+    expect(downloading.isStalled(10_000, 0)).to.equal(false);
+    now = 19_000;
+    expect(downloading.isStalled(10_000, 0)).to.equal(true);
+
+    // Unpacking is the engine's own work: quiet only matters when the whole engine is quiet.
+    now = 0;
+    const unpacking = new PullWatch(clock);
+    unpacking.saw({ status: "Download complete", id: a });
+    unpacking.saw({ status: "Extracting", id: b, progressDetail: { current: 1, total: 2 } });
+    now = 30_000;
+    expect(unpacking.isStalled(10_000, 1_000)).to.equal(false);
   });
 
   it("prints a summary table with origin, size, time and the overall rate, and a fallback notice", () => {
@@ -250,6 +313,106 @@ describe("puller @system", function () {
     expect(failedAttempts.map((e) => (e as { attempt: number }).attempt)).to.deep.equal([1, 2, 3]);
     expect((await verifyImages(engine, plan)).map((c) => c.status)).to.deep.equal(["ok", "ok", "ok"]);
     await dockerd.stop();
+  });
+
+  /** A registry that trickles bytes through nginx and can be frozen: SIGSTOP keeps its sockets open and silent, as a mirror laptop whose lid was closed. */
+  async function freezableRegistry(): Promise<{ host: string; freeze: () => void; thaw: () => void; stop: () => Promise<void> }> {
+    // Unbuffered: nginx workers cannot write the temp prefix, and the bytes should trickle from the registry as sent.
+    const front = await startNginxInFront((upstream) => `    location /v2/ { proxy_pass ${upstream}; proxy_buffering off; limit_rate 256k; }`, venue.replicas[0]);
+    const pids = [front.nginx.process.pid!, ...childPids(front.nginx.process.pid!)];
+    let frozen = false;
+    const signal = (name: NodeJS.Signals) => pids.forEach((pid) => process.kill(pid, name));
+    return {
+      host: front.host,
+      freeze: () => ((frozen = true), signal("SIGSTOP")),
+      thaw: () => ((frozen = false), signal("SIGCONT")),
+      stop: async () => {
+        if (frozen) signal("SIGCONT");
+        await front.stop();
+      },
+    };
+  }
+
+  it("moves on at once from a venue registry that went silent before the pull, with no retries", async () => {
+    const dockerd = await startDockerd();
+    const engine = engineFor(dockerd);
+    const silent = await freezableRegistry();
+    silent.freeze();
+    const plan = planPull(venue.lock, "linux/amd64");
+    const events: PullEvent[] = [];
+    try {
+      const summary = await pullImages(plan, { engine, registries: [silent.host, venue.frontDoor], concurrency: 1, retryDelayMs: 50, stallTimeoutMs: 2_000, onEvent: (e) => events.push(e) });
+      expect(summary.failed).to.deep.equal([]);
+      expect(summary.images.map((i) => [i.registry, i.origin])).to.deep.equal(plan.images.map(() => [venue.frontDoor, "venue"]));
+      // The engine was still asking for the manifest: cancelling ends its pull, so one attempt and on.
+      const failures = events.filter((e): e is Extract<PullEvent, { type: "attempt-failed" }> => e.type === "attempt-failed");
+      expect(failures.map((e) => [e.index, e.attempt, e.error, e.retryInMs])).to.deep.equal([[0, 1, "no data for 2 s: the registry stopped answering mid-pull", undefined]]);
+      expect(events.filter((e) => e.type === "registry-down")).to.deep.equal([
+        { type: "registry-down", registry: silent.host, reason: "no data for 2 s: the registry stopped answering mid-pull" },
+      ]);
+      expect(events.filter((e) => e.type === "image-waiting")).to.deep.equal([]);
+      expect((await verifyImages(engine, plan)).map((c) => c.status)).to.deep.equal(["ok", "ok", "ok"]);
+    } finally {
+      await silent.stop();
+      await dockerd.stop();
+    }
+  });
+
+  it("waits, without blaming the next registry, while the engine holds a layer request a silent registry never answered", async () => {
+    // The manifest comes back; the layer requests are accepted and never answered, as from a laptop
+    // that vanished between the two. dockerd cannot cancel a request still waiting for its answer,
+    // and every later pull of those layers joins it, from whichever registry.
+    const unanswered = new Set<net.Socket>();
+    const blackHole = net.createServer((socket) => {
+      unanswered.add(socket);
+      socket.on("error", () => undefined);
+    });
+    await new Promise<void>((resolve) => blackHole.listen(0, "127.0.0.1", resolve));
+    const blackHolePort = (blackHole.address() as net.AddressInfo).port;
+    const silent = await startNginxInFront(
+      (upstream) => `    location ~ /blobs/ { proxy_pass http://127.0.0.1:${blackHolePort}; proxy_read_timeout 300s; }
+    location /v2/ { proxy_pass ${upstream}; }`,
+      venue.replicas[0],
+    );
+    const dockerd = await startDockerd();
+    const engine = engineFor(dockerd);
+    const plan = planPull(venue.lock, "linux/amd64");
+    const events: PullEvent[] = [];
+    try {
+      const summary = await pullImages(plan, {
+        engine,
+        registries: [silent.host, venue.frontDoor],
+        concurrency: 1,
+        retryDelayMs: 50,
+        stallTimeoutMs: 2_000,
+        onEvent: (event) => {
+          events.push(event);
+          // The vanished laptop's connections finally time out.
+          if (event.type === "image-waiting") for (const socket of unanswered) socket.destroy();
+        },
+      });
+      expect(summary.failed).to.deep.equal([]);
+      expect(summary.images.map((i) => [i.registry, i.origin])).to.deep.equal(plan.images.map(() => [venue.frontDoor, "venue"]));
+      // The silent registry is written off after one stall; the healthy one is not, though its pull stalled too.
+      expect(events.filter((e) => e.type === "registry-down")).to.deep.equal([
+        { type: "registry-down", registry: silent.host, reason: "no data for 2 s: the registry stopped answering mid-pull" },
+      ]);
+      const failures = events.filter((e): e is Extract<PullEvent, { type: "attempt-failed" }> => e.type === "attempt-failed");
+      expect(failures.map((e) => [e.index, e.error])).to.deep.equal([[0, "no data for 2 s: the registry stopped answering mid-pull"]]);
+      const waits = events.filter((e): e is Extract<PullEvent, { type: "image-waiting" }> => e.type === "image-waiting");
+      expect(waits).to.deep.equal([{ type: "image-waiting", index: 0, image: plan.images[0].workshopName, waitMs: 10_000 }]);
+      expect(describeWait(waits[0])).to.equal(
+        "Docker is still holding a download from a venue registry that stopped answering, and this image needs the same layer. " +
+          "It waits for Docker to let go (usually when the connection times out) and then pulls from elsewhere, for up to 1 min. " +
+          "Stuck for longer? Restart Docker and run the same command again: images already pulled stay.",
+      );
+      expect((await verifyImages(engine, plan)).map((c) => c.status)).to.deep.equal(["ok", "ok", "ok"]);
+    } finally {
+      for (const socket of unanswered) socket.destroy();
+      blackHole.close();
+      await silent.stop();
+      await dockerd.stop();
+    }
   });
 
   it("falls back to the source registry for every image when the venue's registries are down, and says so", async () => {

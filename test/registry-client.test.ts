@@ -6,7 +6,8 @@ import { Readable } from "stream";
 import { MANIFEST_ACCEPT, sha256Digest } from "../lib/manifest";
 import { DigestMismatchError, RateLimitedError, RegistryClient, RegistryError, nextPageFromLink, parseChallenge, usesPlainHttp } from "../lib/registry-client";
 import { FixtureImage, buildFixtureImage, buildFixtureSet, pushFixtures } from "./support/fixtures";
-import { RunningRegistry, freePort, makeTempDir, requireProgram, startNginx, startRegistry, waitFor } from "./support/services";
+import { startNginxInFront } from "./support/front-door";
+import { RunningRegistry, freePort, makeTempDir, requireProgram, startRegistry, waitFor } from "./support/services";
 import { TokenIssuer, startTokenIssuer } from "./support/token-issuer";
 import { rejection } from "./support/rejection";
 
@@ -17,28 +18,6 @@ async function readAll(stream: Readable): Promise<Buffer> {
 }
 
 /** A real nginx in front of a real registry; `locations` is the server block's body. */
-async function startNginxInFront(locations: (upstream: string) => string, registry: RunningRegistry): Promise<{ host: string; accessLog: string; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const prefix = makeTempDir("nginx-front");
-  const accessLog = path.join(prefix, "logs", "access.log");
-  const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((name) => `  ${name}_temp_path ${prefix}/${name};`).join("\n");
-  const config = `worker_processes 1;
-pid ${prefix}/nginx.pid;
-events { worker_connections 64; }
-http {
-  access_log ${accessLog};
-${temp}
-  server {
-    listen 127.0.0.1:${port};
-    client_max_body_size 0;
-${locations(`http://127.0.0.1:${registry.port}`)}
-  }
-}
-`;
-  const nginx = await startNginx(config, `http://127.0.0.1:${port}/v2/`, prefix);
-  return { host: `127.0.0.1:${port}`, accessLog, stop: nginx.stop };
-}
-
 describe("registry-client", () => {
   it("reaches loopback and listed insecure registries over plain HTTP, others over HTTPS", () => {
     expect(usesPlainHttp("127.0.0.1:5001")).to.equal(true);

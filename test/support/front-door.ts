@@ -66,3 +66,32 @@ export async function startLocalFrontDoor(options: LocalFrontDoorOptions): Promi
     nginx,
   };
 }
+
+/**
+ * A hand-written nginx in front of one registry, for what the generated front door never does:
+ * answering 429 or 503, asking for basic auth, trickling bytes. `locations` gets the upstream URL.
+ */
+export async function startNginxInFront(
+  locations: (upstream: string) => string,
+  registry: RunningRegistry,
+): Promise<{ host: string; accessLog: string; nginx: RunningNginx; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const prefix = makeTempDir("nginx-front");
+  const accessLog = path.join(prefix, "logs", "access.log");
+  const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((name) => `  ${name}_temp_path ${prefix}/${name};`).join("\n");
+  const config = `worker_processes 1;
+pid ${prefix}/nginx.pid;
+events { worker_connections 64; }
+http {
+  access_log ${accessLog};
+${temp}
+  server {
+    listen 127.0.0.1:${port};
+    client_max_body_size 0;
+${locations(`http://127.0.0.1:${registry.port}`)}
+  }
+}
+`;
+  const nginx = await startNginx(config, `http://127.0.0.1:${port}/v2/`, prefix);
+  return { host: `127.0.0.1:${port}`, accessLog, nginx, stop: nginx.stop };
+}
