@@ -19,7 +19,7 @@ import { LOCK_URL_PATH, LockedImage, LockedPlatform, validateLock, VenueLock } f
 export const DEFAULT_ATTEMPTS = 3;
 export const DEFAULT_RETRY_DELAY_MS = 1_000;
 export const DEFAULT_CONCURRENCY = 3;
-/** How long a pull may go without a word from the engine while a layer is in transfer. */
+/** How long a pull may go without a word from the engine while it needs the registry (see PullWatch). */
 export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 
 // ---------------------------------------------------------------------------------------------
@@ -449,7 +449,7 @@ export async function pullImages(plan: PullPlan, options: PullOptions): Promise<
     const progress = new ImageProgress(planned.platform);
     const watch = new PullWatch();
     const cancel = new AbortController();
-    // Cancelling the engine's pull makes it drop the downloads (dockerd 20.10, measured): the retry starts afresh.
+    // Cancelling the engine's pull makes it drop its downloads, so the next try starts afresh (but see blamesRegistry).
     const watchdog = setInterval(
       () => {
         if (!watch.isStalled(stallTimeoutMs, Date.now() - engineHeardAt)) return;

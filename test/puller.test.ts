@@ -315,17 +315,18 @@ describe("puller @system", function () {
     await dockerd.stop();
   });
 
-  /** A registry that trickles bytes through nginx and can be frozen: SIGSTOP keeps its sockets open and silent, as a mirror laptop whose lid was closed. */
-  async function freezableRegistry(): Promise<{ host: string; freeze: () => void; thaw: () => void; stop: () => Promise<void> }> {
-    // Unbuffered: nginx workers cannot write the temp prefix, and the bytes should trickle from the registry as sent.
-    const front = await startNginxInFront((upstream) => `    location /v2/ { proxy_pass ${upstream}; proxy_buffering off; limit_rate 256k; }`, venue.replicas[0]);
+  /** A registry behind nginx that can be frozen: SIGSTOP keeps its sockets open and silent, as a laptop whose lid was closed. */
+  async function freezableRegistry(): Promise<{ host: string; freeze: () => void; stop: () => Promise<void> }> {
+    const front = await startNginxInFront((upstream) => `    location /v2/ { proxy_pass ${upstream}; }`, venue.replicas[0]);
     const pids = [front.nginx.process.pid!, ...childPids(front.nginx.process.pid!)];
     let frozen = false;
     const signal = (name: NodeJS.Signals) => pids.forEach((pid) => process.kill(pid, name));
     return {
       host: front.host,
-      freeze: () => ((frozen = true), signal("SIGSTOP")),
-      thaw: () => ((frozen = false), signal("SIGCONT")),
+      freeze: () => {
+        frozen = true;
+        signal("SIGSTOP");
+      },
       stop: async () => {
         if (frozen) signal("SIGCONT");
         await front.stop();
