@@ -324,5 +324,43 @@ describe("attendee CLI @system", function () {
         await fresh.stop();
       }
     });
+
+    it("pulls from the mirror laptops it saved when the venue's own laptop stops answering", async () => {
+      const fresh = await startDockerd();
+      const primary = await startTestVenue({ images: buildFixtureSet(), hub: venue.hub });
+      const mirror = await startTestVenue({ images: buildFixtureSet(), hub: venue.hub });
+      try {
+        const listFile = path.join(primary.wwwDir, "attendee", "mirrors.json");
+        writeMirrorList(listFile, buildMirrorList(primary.frontDoor, [mirror.frontDoor]));
+        fs.chmodSync(listFile, 0o644);
+        // This laptop's assigned one is the primary: the laptop that is about to disappear.
+        const machineId = machineIdPreferring([primary.frontDoor, mirror.frontDoor], primary.frontDoor);
+        const pull = () => {
+          fresh.docker(["image", "prune", "--all", "--force"]);
+          const result = cli(["pull", "--registry", primary.frontDoor, "--json", "--retry-delay-ms", "20"], { DOCKER_HOST: fresh.dockerHost, WORKSHOP_MACHINE_ID: machineId });
+          expect(result.status, result.stderr).to.equal(0);
+          const report = JSON.parse(result.stdout) as { lockCached: boolean; serving: { registries: string[]; mirrorListFrom: string }; pull: { images: Array<{ origin: string; registry: string }> } };
+          return { report, stderr: result.stderr, from: report.pull.images.map((i) => `${i.origin} ${i.registry}`) };
+        };
+
+        const online = pull();
+        expect(online.from).to.deep.equal(Array(3).fill(`venue ${primary.frontDoor}`));
+
+        await primary.nginx.stop();
+        const offline = pull();
+        const savedLock = path.join(home, ".workshop-attendee", `venue-lock-${primary.frontDoor.replace(":", "_")}.json`);
+        const savedList = savedLock.replace(/\.json$/, "-mirrors.json");
+        expect(offline.stderr).to.include(`The venue did not send its mirror list (connection refused (nothing listens there)); using the one saved at ${savedList}.\n`);
+        expect(offline.stderr).to.include(`using the image list saved at ${savedLock}.\n`);
+        expect(offline.report.lockCached).to.equal(true);
+        expect(offline.report.serving).to.deep.include({ registries: [primary.frontDoor, mirror.frontDoor], mirrorListFrom: savedList });
+        // Every image from the mirror laptop, none from the internet.
+        expect(offline.from).to.deep.equal(Array(3).fill(`venue ${mirror.frontDoor}`));
+        expect(offline.stderr).to.not.include("came from the internet");
+      } finally {
+        await mirror.nginx.stop();
+        await fresh.stop();
+      }
+    });
   });
 });
