@@ -27,22 +27,7 @@ import { lockedImageFor, startTestVenue, TestVenue } from "./support/attendee-ve
 import { buildFixtureSet, FixtureImage, platformBytes } from "./support/fixtures";
 import { describeWait } from "../lib/progress-display";
 import { startNginxInFront } from "./support/front-door";
-import { freePort, RunningDockerd, startDockerd } from "./support/services";
-
-/** The processes a process started (nginx's workers), from /proc. */
-function childPids(pid: number): number[] {
-  return fs
-    .readdirSync("/proc")
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((entry) => {
-      try {
-        return fs.readFileSync(`/proc/${entry}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1] === String(pid);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
+import { childProcessIds, freePort, RunningDockerd, startDockerd } from "./support/services";
 
 function engineFor(dockerd: RunningDockerd): DockerEngine {
   return new DockerEngine({
@@ -318,7 +303,7 @@ describe("puller @system", function () {
   /** A registry behind nginx that can be frozen: SIGSTOP keeps its sockets open and silent, as a laptop whose lid was closed. */
   async function freezableRegistry(): Promise<{ host: string; freeze: () => void; stop: () => Promise<void> }> {
     const front = await startNginxInFront((upstream) => `    location /v2/ { proxy_pass ${upstream}; }`, venue.replicas[0]);
-    const pids = [front.nginx.process.pid!, ...childPids(front.nginx.process.pid!)];
+    const pids = [front.nginx.process.pid!, ...childProcessIds(front.nginx.process.pid!)];
     let frozen = false;
     const signal = (name: NodeJS.Signals) => pids.forEach((pid) => process.kill(pid, name));
     return {

@@ -7,7 +7,7 @@ import { MANIFEST_ACCEPT, sha256Digest } from "../lib/manifest";
 import { DigestMismatchError, RateLimitedError, RegistryClient, RegistryError, nextPageFromLink, parseChallenge, usesPlainHttp } from "../lib/registry-client";
 import { FixtureImage, buildFixtureImage, buildFixtureSet, pushFixtures } from "./support/fixtures";
 import { startNginxInFront } from "./support/front-door";
-import { RunningRegistry, freePort, makeTempDir, requireProgram, startRegistry, waitFor } from "./support/services";
+import { RunningRegistry, childProcessIds, freePort, makeTempDir, requireProgram, startRegistry, waitFor } from "./support/services";
 import { TokenIssuer, startTokenIssuer } from "./support/token-issuer";
 import { rejection } from "./support/rejection";
 
@@ -204,6 +204,69 @@ describe("registry-client against real registries @system", function () {
       await waitFor("four manifest attempts in the access log", async () => attempts().length >= 4, 3_000, 20);
       await new Promise((r) => setTimeout(r, 200));
       expect(attempts()).to.have.length(4);
+    });
+
+    describe("a blob download whose connection breaks part-way", () => {
+      const MiB = 1024 * 1024;
+      let large: FixtureImage;
+      before(async () => {
+        large = buildFixtureImage({ repository: "library/large", tag: "1", format: "oci", platforms: ["linux/amd64"], single: true, payloadBytes: 8 * MiB });
+        await pushFixtures(registry.url, [large]);
+      });
+
+      // The fronts send 4 MB/s, so the 8 MiB layer is still on its way when the workers die. They buffer in
+      // memory only (proxy_max_temp_file_size 0): their temp folder is not theirs to write.
+
+      /** Reads the large layer through `front`, killing nginx's workers (the connection resets) once 2 MiB are in. */
+      async function readThroughBreak(front: Awaited<ReturnType<typeof startNginxInFront>>): Promise<{ bytes: Buffer; digest: string; size: number }> {
+        const layer = large.platforms[0].layers[1];
+        let received = 0;
+        let broken = false;
+        const stream = await new RegistryClient({ registry: front.host, retryBaseDelayMs: 20 }).openBlob(large.repository, layer.digest, layer.size, (n) => {
+          received += n;
+          if (!broken && received > 2 * MiB) {
+            broken = true;
+            for (const pid of childProcessIds(front.nginx.process.pid!)) process.kill(pid, "SIGKILL");
+          }
+        });
+        const bytes = await readAll(stream);
+        expect(broken, "the connection was broken mid-blob").to.equal(true);
+        return { bytes, digest: layer.digest, size: layer.size };
+      }
+
+      /** The blob requests nginx logged: a killed worker never logs the request it was serving. */
+      async function blobRequests(front: { accessLog: string }, digest: string): Promise<Array<{ status: number; bytes: number }>> {
+        const lines = () => fs.readFileSync(front.accessLog, "utf8").split("\n").filter((line) => line.includes(`/blobs/${digest}`));
+        await waitFor("the resumed request in the access log", async () => lines().length >= 1, 3_000, 20);
+        return lines().map((line) => {
+          const [, status, bytes] = /" (\d{3}) (\d+) /.exec(line)!;
+          return { status: Number(status), bytes: Number(bytes) };
+        });
+      }
+
+      it("picks it up where it broke with a Range request, and verifies the whole blob", async () => {
+        const front = await startNginxInFront((upstream) => `    location /v2/ { proxy_pass ${upstream}; proxy_max_temp_file_size 0; limit_rate 4m; }`, registry);
+        const { bytes, digest, size } = await readThroughBreak(front);
+        expect(bytes.length).to.equal(size);
+        expect(sha256Digest(bytes)).to.equal(digest);
+        const requests = await blobRequests(front, digest);
+        // One more request, for the rest only: more than 2 MiB were not sent again.
+        expect(requests).to.have.length(1);
+        expect(requests[0].status).to.equal(206);
+        expect(requests[0].bytes).to.be.below(size - 2 * MiB);
+        await front.stop();
+      });
+
+      it("starts over and skips what it had when the source ignores Range", async () => {
+        const front = await startNginxInFront(
+          (upstream) => `    location /v2/ { proxy_pass ${upstream}; proxy_max_temp_file_size 0; limit_rate 4m; proxy_set_header Range ""; max_ranges 0; }`,
+          registry,
+        );
+        const { bytes, digest, size } = await readThroughBreak(front);
+        expect(sha256Digest(bytes)).to.equal(digest);
+        expect(await blobRequests(front, digest)).to.deep.equal([{ status: 200, bytes: size }]);
+        await front.stop();
+      });
     });
 
     it("sends basic auth from the saved credentials when the registry asks for it", async () => {

@@ -38,6 +38,21 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The processes a process started (nginx's workers), from /proc. */
+export function childProcessIds(pid: number): number[] {
+  return fs
+    .readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        return fs.readFileSync(`/proc/${entry}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1] === String(pid);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 export async function waitFor(
   what: string,
   probe: () => Promise<boolean>,
