@@ -52,7 +52,16 @@ function healthText(status: MonitorStatus): string {
     const up = replicas.filter((r) => r.healthy).length;
     parts.push(`replicas ${up}/${replicas.length} up`);
   }
+  if (status.mirrors.length > 0) parts.push(`mirror laptops ${status.mirrors.filter((m) => m.healthy).length}/${status.mirrors.length} up`);
   return parts.join(", ") || "health not measured";
+}
+
+/** One mirror laptop as the screen shows it: address, health, and its own throughput and downloads. */
+function mirrorText(mirror: MonitorStatus["mirrors"][number]): string {
+  if (!mirror.healthy) return `${mirror.address} DOWN: ${mirror.problem ?? "not answering"}`;
+  const throughput = mirror.throughputBytesPerSecond === null ? "? B/s" : `${formatBytes(mirror.throughputBytesPerSecond)}/s`;
+  const downloads = mirror.activeDownloads === null ? "?" : formatCount(mirror.activeDownloads);
+  return `${mirror.address} ok, ${throughput}, ${downloads} downloads`;
 }
 
 /** The one-line form, for pipes and files. */
@@ -86,6 +95,7 @@ export function formatStatusScreen(status: MonitorStatus, width = 100): string[]
   for (const endpoint of [status.health.frontDoor, ...status.health.replicas]) {
     if (endpoint && !endpoint.healthy) lines.push(`     ${endpoint.name}: ${endpoint.problem ?? "not answering"}`);
   }
+  status.mirrors.forEach((mirror, i) => lines.push(`  ${i === 0 ? "Mirror laptops         " : "                       "} ${mirrorText(mirror)}`));
   const plan = status.capacity.plan;
   if (plan.secondsToServeAll !== null) {
     lines.push(

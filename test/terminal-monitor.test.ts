@@ -73,6 +73,37 @@ describe("terminal monitor", () => {
     );
   });
 
+  it("shows every mirror laptop, healthy or down, on the screen and in the line", async () => {
+    const closed = await freePort();
+    const withMirrors = await startMonitor({
+      listen: "127.0.0.1:0",
+      lockFile: path.join(work, "venue-lock.json"),
+      accessLogFile: path.join(work, "access.json"),
+      replicaUrls: [],
+      lanAddresses: ["192.168.1.20:5000"],
+      mirrors: [`127.0.0.1:${closed}`],
+      refreshIntervalMs: 60_000,
+      mirrorTimeoutMs: 1_000,
+    });
+    try {
+      // A real probe of a mirror laptop that is not there, then the same with one that answers.
+      const measured = await withMirrors.refresh();
+      const down = measured.mirrors[0];
+      expect(down).to.include({ address: `127.0.0.1:${closed}`, healthy: false });
+      const up = { address: "192.168.1.21:5000", healthy: true, problem: null, throughputBytesPerSecond: 12_300_000, activeDownloads: 4 };
+      const status = { ...measured, generatedAt: "2025-05-20T09:15:02.000Z", problems: [], mirrors: [up, down] };
+      const screen = formatStatusScreen(status, 200);
+      const first = screen.findIndex((line) => line.startsWith("  Mirror laptops"));
+      expect(screen.slice(first, first + 2)).to.deep.equal([
+        "  Mirror laptops          192.168.1.21:5000 ok, 12.3 MB/s, 4 downloads",
+        `                          127.0.0.1:${closed} DOWN: ${down.problem}`,
+      ]);
+      expect(formatStatusLine(status)).to.contain("| mirror laptops 1/2 up |");
+    } finally {
+      await withMirrors.close();
+    }
+  });
+
   it("formats the one-line figures exactly", () => {
     const status = monitor.status();
     expect(formatStatusLine({ ...status, generatedAt: "2025-05-20T09:15:02.000Z", problems: [] })).to.equal(
