@@ -330,8 +330,11 @@ function guidesLine(first: VenueAddress | undefined): string {
   return url ? `More help, without internet: <a data-field="slide-guides" href="${escapeHtml(url)}">${escapeHtml(url)}</a>` : "";
 }
 
-/** Links to the single slides; the arrow keys and a presenter's clicker (Page Down / Page Up) follow rel=next/prev. */
-function slideNavigation(current: number | undefined): string {
+/**
+ * Links to the single slides, and the head's rel=next/prev, which the arrow keys and a presenter's
+ * clicker (Page Down / Page Up) follow (SLIDES_SCRIPT).
+ */
+function slideNavigation(current: number | undefined): { head: string; nav: string } {
   const links = [`<a href="/slides"${current === undefined ? ' aria-current="page"' : ""}>all on one</a>`];
   for (let n = 1; n <= SLIDE_COUNT; n++) links.push(`<a href="/slides/${n}"${current === n ? ' aria-current="page"' : ""}>${n}</a>`);
   const next = current === undefined ? 1 : current < SLIDE_COUNT ? current + 1 : undefined;
@@ -340,12 +343,13 @@ function slideNavigation(current: number | undefined): string {
     next === undefined ? "" : `<link rel="next" href="/slides/${next}">`,
     previous === undefined ? "" : `<link rel="prev" href="${previous === 0 ? "/slides" : `/slides/${previous}`}">`,
   ].join("");
-  return `${rel}<nav class="slide-nav" aria-label="Slides">${links.join(" · ")}</nav>`;
+  return { head: `${rel}<script src="/static/slides.js" defer></script>`, nav: `<nav class="slide-nav" aria-label="Slides">${links.join(" · ")}</nav>` };
 }
 
 /** /slides: the address, the command and the three fixes, all on one screen and one printed page. */
 export function renderSlidesPage(status: MonitorStatus): string {
   const [first, ...others] = status.venue.addresses;
+  const navigation = slideNavigation(undefined);
   return htmlPage(
     `${status.title}: get the workshop images`,
     "slides",
@@ -359,8 +363,8 @@ export function renderSlidesPage(status: MonitorStatus): string {
   ${fixList()}
   <p class="slide-note">No venue? The command falls back to Docker Hub by itself, only slower. ${guidesLine(first)}</p>
 </main>
-${slideNavigation(undefined)}`,
-    '<script src="/static/slides.js" defer></script>',
+${navigation.nav}`,
+    navigation.head,
   );
 }
 
@@ -394,14 +398,15 @@ export function renderSingleSlidePage(status: MonitorStatus, slide: number): str
   };
   const chosen = bodies[slide];
   if (!chosen) throw new RangeError(`There is no slide ${slide}: the slides are 1 to ${SLIDE_COUNT}.`);
+  const navigation = slideNavigation(slide);
   return htmlPage(
     `${status.title}: ${chosen.title}`,
     "slides single",
     `<main class="slide" data-slide="${slide}">
   ${chosen.body}
 </main>
-${slideNavigation(slide)}`,
-    '<script src="/static/slides.js" defer></script>',
+${navigation.nav}`,
+    navigation.head,
   );
 }
 
