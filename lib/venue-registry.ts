@@ -63,8 +63,9 @@ const STUB_STATUS_PORT = 8081;
 const MONITOR_PORT = 8080;
 /** The workshop-local state folder in the project (gitignored). */
 export const STATE_DIR = ".venue";
-export const LOCK_DIR = path.join(STATE_DIR, "locks");
-export const ATTENDEE_DIR = path.join(STATE_DIR, "www", "attendee");
+// Forward slashes on every system (node takes them on Windows too), so these need no quoting there.
+export const LOCK_DIR = path.posix.join(STATE_DIR, "locks");
+export const ATTENDEE_DIR = path.posix.join(STATE_DIR, "www", "attendee");
 export const ATTENDEE_PACKAGE = "workshop-attendee.tgz";
 
 /** Every long-running container: checked every 30 s, restarted unless the facilitator stopped it. */
@@ -80,9 +81,19 @@ function healthcheck(url: string): docker.types.input.ContainerHealthcheck {
 
 const RESTART_POLICY = "unless-stopped";
 
-/** Runs a facilitator verb with the project's own TypeScript, as the README's commands do. */
-function venueVerb(args: string[]): string {
-  const quoted = args.map((a) => (/^[A-Za-z0-9_./:,@=-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`));
+/**
+ * A facilitator verb as one command line, run with the project's own TypeScript as the README's
+ * commands do, and quoted for the shell @pulumi/command runs it with:
+ * `/bin/sh -c` on macOS and Linux, `cmd /C` on Windows (its documented defaults). cmd.exe knows no
+ * single quotes, so there an argument is double-quoted, with inner quotes and trailing backslashes
+ * escaped the way Windows programs (node among them) split their command line.
+ */
+export function venueVerb(args: string[], platform: NodeJS.Platform = process.platform): string {
+  const quote =
+    platform === "win32"
+      ? (a: string) => `"${a.replace(/(\\*)"/g, '$1$1\\"').replace(/(\\+)$/, "$1$1")}"`
+      : (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+  const quoted = args.map((a) => (/^[A-Za-z0-9_./:,@=-]+$/.test(a) ? a : quote(a)));
   return ["node", "-r", "ts-node/register/transpile-only", "facilitator/venue.ts", ...quoted].join(" ");
 }
 
@@ -236,7 +247,7 @@ export class VenueRegistry extends pulumi.ComponentResource {
         "--lock-dir",
         LOCK_DIR,
         "--out",
-        path.join(ATTENDEE_DIR, LOCK_FILE_NAME),
+        path.posix.join(ATTENDEE_DIR, LOCK_FILE_NAME),
       ],
       [...images.map((i) => `${i.source}=>${i.target}[${platformsFor(i, settings.platforms).join(",")}]`), settings.seedFrom ?? ""],
       { parent: this, dependsOn: mirrors },
@@ -265,7 +276,7 @@ export class VenueRegistry extends pulumi.ComponentResource {
         "--mirrors",
         settings.mirrors.join(","),
         "--out",
-        path.join(ATTENDEE_DIR, MIRROR_LIST_FILE_NAME),
+        path.posix.join(ATTENDEE_DIR, MIRROR_LIST_FILE_NAME),
       ],
       [registryHost, ...settings.mirrors],
       { parent: this, dependsOn: [attendeePackage] },

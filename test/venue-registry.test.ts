@@ -6,7 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import * as path from "path";
 import yargs from "yargs";
+import { execFileSync } from "child_process";
 import { readImageList } from "../lib/image-list";
+import { venueVerb } from "../lib/venue-registry";
 
 interface Declared {
   type: string;
@@ -260,6 +262,29 @@ describe("venue stack (Pulumi mocks)", function () {
       venueName: `${registryHost}/workshop/postgres:15-alpine`,
       platforms: ["linux/amd64", "linux/arm64"],
     });
+  });
+});
+
+describe("facilitator verb command lines", () => {
+  const PREFIX = "node -r ts-node/register/transpile-only facilitator/venue.ts ";
+  const awkward = ["verify", "--data-dir", "/Users/Jane Doe/My Venue", "--note", "it's \"fine\"", "--lock-dir", ".venue/locks", "--empty", ""];
+
+  it("quotes for sh on macOS and Linux, and sh gives back every argument as it was", () => {
+    const line = venueVerb(awkward, "darwin");
+    expect(line.startsWith(PREFIX)).to.equal(true);
+    // The real shell splits the arguments; printf shows what the program would receive.
+    const printed = execFileSync("/bin/sh", ["-c", `printf '%s\\n' ${line.slice(PREFIX.length)}`], { encoding: "utf8" });
+    expect(printed.split("\n").slice(0, -1)).to.deep.equal(awkward);
+    // Plain words and the project's relative paths stay unquoted on every system.
+    expect(venueVerb(["verify", "--lock-dir", ".venue/locks", "--registry", "127.0.0.1:5001"], "linux")).to.equal(`${PREFIX}verify --lock-dir .venue/locks --registry 127.0.0.1:5001`);
+  });
+
+  it("quotes for cmd.exe on Windows, which knows no single quotes", () => {
+    expect(venueVerb(["preflight", "--data-dir", "C:\\Users\\Jane Doe\\venue"], "win32")).to.equal(`${PREFIX}preflight --data-dir "C:\\Users\\Jane Doe\\venue"`);
+    // A trailing backslash would escape the closing quote; an inner quote is escaped.
+    expect(venueVerb(["--out", "C:\\venue dir\\"], "win32")).to.equal(`${PREFIX}--out "C:\\venue dir\\\\"`);
+    expect(venueVerb(["--note", 'say "hi"'], "win32")).to.equal(`${PREFIX}--note "say \\"hi\\""`);
+    expect(venueVerb(["verify", "--lock-dir", ".venue/locks"], "win32")).to.equal(`${PREFIX}verify --lock-dir .venue/locks`);
   });
 });
 
