@@ -7,10 +7,10 @@
  *
  * Run (as root, it starts a dockerd): node -r ts-node/register/transpile-only bench/download-slots.ts
  */
-import { DockerEngine, parseDockerHost, PullProgressMessage } from "../lib/docker-engine";
+import { PullProgressMessage } from "../lib/docker-engine";
 import { buildFixtureImage, pushFixtures } from "../test/support/fixtures";
 import { startNginxInFront } from "../test/support/front-door";
-import { startDockerd, startRegistry, stopAllServices } from "../test/support/services";
+import { engineFor, startDockerd, startRegistry, stopAllServices } from "../test/support/services";
 
 const IMAGES = 5;
 const LAYER_ID = /^[0-9a-f]{12}$/;
@@ -24,9 +24,7 @@ async function main(): Promise<void> {
   // In-memory buffering only: the workers cannot write temp files in the test prefix.
   const slow = await startNginxInFront((upstream) => `    location /v2/ { proxy_pass ${upstream}; proxy_max_temp_file_size 0; limit_rate 512k; }`, registry);
   const dockerd = await startDockerd();
-  const engine = new DockerEngine({
-    endpoint: parseDockerHost(dockerd.dockerHost, { platform: "linux", env: {}, homeDir: "/nonexistent", readText: () => undefined, exists: () => false }, "DOCKER_HOST"),
-  });
+  const engine = engineFor(dockerd);
 
   // A layer shared by several pulls is one download in the engine: count distinct layer ids.
   const layerState = new Map<string, string>();

@@ -352,7 +352,7 @@ export class PullWatch {
   isStalled(limitMs: number, engineQuietMs: number): boolean {
     if (this.quietMs() < limitMs) return false;
     if (engineQuietMs >= limitMs) return true;
-    return this.layers.size === 0 || [...this.layers.values()].some((state) => TRANSFER_STATES.has(state));
+    return this.layers.size === 0 || this.layersInTransfer().length > 0;
   }
 }
 

@@ -14,9 +14,9 @@ import {
   undoDaemonConfig,
   validateRegistryAddress,
 } from "../lib/daemon-config";
-import { DockerEngine, EngineInfo, isInsecureRegistry, parseDockerHost } from "../lib/docker-engine";
+import { EngineInfo, isInsecureRegistry } from "../lib/docker-engine";
 import { applyDaemonConfig, detectDockerEnvironment, systemProbe } from "../lib/docker-environment";
-import { makeTempDir, startDockerd, waitFor } from "./support/services";
+import { engineFor, makeTempDir, startDockerd, waitFor } from "./support/services";
 
 const VENUE = "venue.test:5000";
 const FILE = "/etc/docker/daemon.json";
@@ -211,7 +211,7 @@ describe("daemon-config with a real dockerd @system", function () {
   it("configure writes the entry, SIGHUP reloads it, docker info shows it; undo is byte-identical and reloads", async () => {
     const original = `{\r\n  "debug": false,\r\n  "max-concurrent-downloads": 3\r\n}\r\n`;
     const dockerd = await startDockerd({ daemonJson: original });
-    const engine = new DockerEngine({ endpoint: parseDockerHost(dockerd.dockerHost, { platform: "linux", env: {}, homeDir: "/", readText: () => undefined, exists: () => false }, "DOCKER_HOST") });
+    const engine = engineFor(dockerd);
     expect(isInsecureRegistry(await engine.info(), VENUE)).to.equal(false);
 
     const env = detectDockerEnvironment(systemProbe(), { info: await engine.info(), endpoint: engine.endpoint, dockerdPidOverride: dockerd.process.pid! });

@@ -2,7 +2,6 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
-import { DockerEngine, parseDockerHost } from "../lib/docker-engine";
 import { buildMirrorList } from "../lib/mirror-list";
 import {
   fallbackNotice,
@@ -27,13 +26,7 @@ import { lockedImageFor, startTestVenue, TestVenue } from "./support/attendee-ve
 import { buildFixtureSet, FixtureImage, platformBytes } from "./support/fixtures";
 import { describeWait } from "../lib/progress-display";
 import { startNginxInFront } from "./support/front-door";
-import { childProcessIds, freePort, RunningDockerd, startDockerd } from "./support/services";
-
-function engineFor(dockerd: RunningDockerd): DockerEngine {
-  return new DockerEngine({
-    endpoint: parseDockerHost(dockerd.dockerHost, { platform: "linux", env: {}, homeDir: "/nonexistent", readText: () => undefined, exists: () => false }, "DOCKER_HOST"),
-  });
-}
+import { childProcessIds, engineFor, freePort, startDockerd } from "./support/services";
 
 describe("puller", () => {
   const fixtures = buildFixtureSet();

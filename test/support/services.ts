@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { DockerEngine, parseDockerHost } from "../../lib/docker-engine";
 import { renderRegistryConfig } from "../../lib/registry-config";
 
 const started: Array<{ name: string; stop: () => Promise<void> }> = [];
@@ -51,6 +52,13 @@ export function childProcessIds(pid: number): number[] {
       }
     })
     .map(Number);
+}
+
+/** An engine client for a test dockerd, reached through its own socket whatever the machine's Docker settings. */
+export function engineFor(dockerd: RunningDockerd): DockerEngine {
+  return new DockerEngine({
+    endpoint: parseDockerHost(dockerd.dockerHost, { platform: "linux", env: {}, homeDir: "/nonexistent", readText: () => undefined, exists: () => false }, "DOCKER_HOST"),
+  });
 }
 
 export async function waitFor(
