@@ -139,6 +139,15 @@ describe("dashboard page in headless Chromium @system", function () {
 
   const value = (selector: string): Promise<string | null> => page.getAttribute(selector, "data-value");
   const text = async (selector: string): Promise<string> => ((await page.textContent(selector)) ?? "").trim();
+  const waitForDetail = (selector: string, expected: string) =>
+    page.waitForFunction(
+      // The test compiles without the DOM library, so the page's document is typed by hand.
+      ([selector, expected]) =>
+        (globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } }).document
+          .querySelector(selector)?.textContent?.trim() === expected,
+      [selector, expected] as const,
+      { timeout: 10_000 },
+    );
   /** Prints the current page as the browser would (A4 landscape, the page's own print styles) and counts the sheets. */
   const printedPages = async (): Promise<number> => {
     const pdf = (await page.pdf({ preferCSSPageSize: true, printBackground: false })).toString("latin1");
@@ -231,7 +240,8 @@ describe("dashboard page in headless Chromium @system", function () {
 
   it("turns a stopped replica red without a reload", async () => {
     await venue.replicas[1].stop();
-    await page.waitForSelector('[data-health="replica-2"][data-healthy="false"]', { timeout: 10_000 });
+    // A poll in flight while the replica shuts down can read "connection reset" first; the steady answer is "refused".
+    await waitForDetail('[data-health="replica-2"][data-healthy="false"] .detail', "connection refused (nothing listening there)");
     expect(await text('[data-health="replica-2"] .state')).to.equal("DOWN");
     expect(await text('[data-health="replica-2"] .detail')).to.equal("connection refused (nothing listening there)");
     expect(await text(".problems-box h2")).to.equal("2 things need you");
@@ -248,7 +258,7 @@ describe("dashboard page in headless Chromium @system", function () {
     expect(await text('[data-field="serving-laptops"]')).to.equal("2 laptops serving: this one and 1 of 1 mirror");
 
     await mirror.nginx.stop();
-    await page.waitForSelector(`[data-mirror="${mirror.frontDoorHost}"][data-healthy="false"]`, { timeout: 10_000 });
+    await waitForDetail(`[data-mirror="${mirror.frontDoorHost}"][data-healthy="false"] .detail`, "connection refused (nothing listening there)");
     expect(await mirrorRows()).to.deep.equal([[mirror.frontDoorHost, "false", "DOWN", "connection refused (nothing listening there)"]]);
     expect(await text('[data-field="serving-laptops"]')).to.equal("1 laptop serving: this one and 0 of 1 mirror");
     expect(await page.inputValue("#plan-laptops")).to.equal("1");
