@@ -401,6 +401,18 @@ async function tagBoth(engine: DockerEngine, pulled: string, planned: PlannedIma
   await engine.tagImage(pulled, sourceRepository, source.tag ?? "latest");
 }
 
+/** How one try of one pull ended. */
+type TryOutcome =
+  | { kind: "pulled" }
+  /** The engine or the registry said why. */
+  | { kind: "failed"; message: string }
+  /** The registry went silent mid-pull; it gets no more tries. */
+  | { kind: "stalled"; message: string }
+  /** The engine holds a layer download a silent registry never answered; the image waits. */
+  | { kind: "held-by-engine" }
+  /** Held for too long: only a Docker restart ends it. */
+  | { kind: "engine-stuck"; message: string };
+
 async function runPool<T>(items: T[], concurrency: number, worker: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const runners = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
@@ -426,7 +438,6 @@ export async function pullImages(plan: PullPlan, options: PullOptions): Promise<
   const stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
   let engineHeardAt = Date.now();
   const stalled = stallMessage(stallTimeoutMs);
-  const stuckInEngine = "waiting for Docker to let go of a download from a registry that stopped answering";
   const stuckWaitMs = STUCK_WAIT_LIMITS * stallTimeoutMs;
   const engineStuck =
     `Docker is still holding a download from a registry that stopped answering, after ${Math.round(stuckWaitMs / 60_000) || 1} min; ` +
@@ -444,17 +455,19 @@ export async function pullImages(plan: PullPlan, options: PullOptions): Promise<
     reference: string,
     origin: PullOrigin,
     attempt: number,
-  ): Promise<string | undefined> => {
+  ): Promise<TryOutcome> => {
     emit({ type: "image-start", index, image: planned.workshopName, reference, origin, attempt, bytes: planned.bytes });
     const progress = new ImageProgress(planned.platform);
     const watch = new PullWatch();
     const cancel = new AbortController();
+    let stoppedBecause: "stalled" | "held-by-engine" | undefined;
     // Cancelling the engine's pull makes it drop its downloads, so the next try starts afresh (but see blamesRegistry).
     const watchdog = setInterval(
       () => {
         if (!watch.isStalled(stallTimeoutMs, Date.now() - engineHeardAt)) return;
         clearInterval(watchdog);
-        cancel.abort(new Error(blamesRegistry(watch, stuckLayers) ? stalled : stuckInEngine));
+        stoppedBecause = blamesRegistry(watch, stuckLayers) ? "stalled" : "held-by-engine";
+        cancel.abort();
       },
       Math.max(50, Math.min(1_000, stallTimeoutMs / 5)),
     );
@@ -471,9 +484,11 @@ export async function pullImages(plan: PullPlan, options: PullOptions): Promise<
         undefined,
         cancel.signal,
       );
-      return undefined;
+      return { kind: "pulled" };
     } catch (error) {
-      return shorten((error as Error).message.replace(/^pulling \S+ failed: /, ""));
+      if (stoppedBecause === "held-by-engine") return { kind: "held-by-engine" };
+      if (stoppedBecause === "stalled") return { kind: "stalled", message: stalled };
+      return { kind: "failed", message: shorten((error as Error).message.replace(/^pulling \S+ failed: /, "")) };
     } finally {
       clearInterval(watchdog);
     }
@@ -482,15 +497,21 @@ export async function pullImages(plan: PullPlan, options: PullOptions): Promise<
   /**
    * tryPull, waiting while the engine holds a stuck download this image needs: each try joins that
    * download, so the pull is let go (nobody watching lets the engine end it as soon as its connection
-   * dies) and tried again after a pause. Gives up with `engineStuck` after `stuckWaitMs`.
+   * dies) and tried again after a pause. Gives up as "engine-stuck" after `stuckWaitMs`.
    */
-  const pullWaitingForEngine = async (index: number, planned: PlannedImage, reference: string, origin: PullOrigin, attempt: number): Promise<string | undefined> => {
+  const pullWaitingForEngine = async (
+    index: number,
+    planned: PlannedImage,
+    reference: string,
+    origin: PullOrigin,
+    attempt: number,
+  ): Promise<Exclude<TryOutcome, { kind: "held-by-engine" }>> => {
     const waitStarted = Date.now();
     let announced = false;
     for (;;) {
-      const error = await tryPull(index, planned, reference, origin, attempt);
-      if (error !== stuckInEngine) return error;
-      if (Date.now() - waitStarted >= stuckWaitMs) return engineStuck;
+      const outcome = await tryPull(index, planned, reference, origin, attempt);
+      if (outcome.kind !== "held-by-engine") return outcome;
+      if (Date.now() - waitStarted >= stuckWaitMs) return { kind: "engine-stuck", message: engineStuck };
       if (!announced) {
         announced = true;
         emit({ type: "image-waiting", index, image: planned.workshopName, waitMs: stuckWaitMs });
@@ -534,13 +555,14 @@ export async function pullImages(plan: PullPlan, options: PullOptions): Promise<
       const reference = venueReference(registry, planned.image);
       for (let attempt = 1; attempt <= attempts; attempt++) {
         attemptsMade++;
-        const error = await pullWaitingForEngine(index, planned, reference, "venue", attempt);
-        if (error === undefined) return finish(reference, "venue", registry);
+        const outcome = await pullWaitingForEngine(index, planned, reference, "venue", attempt);
+        if (outcome.kind === "pulled") return finish(reference, "venue", registry);
         // Every other registry would join the same stuck download: only a Docker restart helps.
-        if (error === engineStuck) return giveUp(engineStuck);
+        if (outcome.kind === "engine-stuck") return giveUp(outcome.message);
+        const error = outcome.message;
         lastError = `${registry}: ${error}`;
         // A registry that went silent gets no more attempts: each would wait out the whole limit again.
-        const retryInMs = attempt < attempts && error !== stalled ? retryDelayMs * 2 ** (attempt - 1) : undefined;
+        const retryInMs = attempt < attempts && outcome.kind !== "stalled" ? retryDelayMs * 2 ** (attempt - 1) : undefined;
         emit({ type: "attempt-failed", index, image: planned.workshopName, reference, attempt, error, retryInMs });
         if (retryInMs === undefined) {
           if (!isImageSpecific(error)) markDown(registry, error);
@@ -562,9 +584,10 @@ export async function pullImages(plan: PullPlan, options: PullOptions): Promise<
     const reference = sourceReference(planned.image);
     for (let attempt = 1; attempt <= attempts; attempt++) {
       attemptsMade++;
-      const error = await pullWaitingForEngine(index, planned, reference, "fallback", attempt);
-      if (error === undefined) return finish(reference, "fallback", parseImageReference(reference).registry, reason);
-      if (error === engineStuck) return giveUp(engineStuck);
+      const outcome = await pullWaitingForEngine(index, planned, reference, "fallback", attempt);
+      if (outcome.kind === "pulled") return finish(reference, "fallback", parseImageReference(reference).registry, reason);
+      if (outcome.kind === "engine-stuck") return giveUp(outcome.message);
+      const error = outcome.message;
       const retryInMs = attempt < attempts ? retryDelayMs * 2 ** (attempt - 1) : undefined;
       emit({ type: "attempt-failed", index, image: planned.workshopName, reference, attempt, error, retryInMs });
       lastError = `${reference}: ${error}`;

@@ -13,6 +13,7 @@ import {
   planPull,
   PullEvent,
   pullImages,
+  PullPlan,
   PullSummary,
   PullWatch,
   sourceNameOf,
@@ -22,6 +23,7 @@ import {
   VenueUnreachableError,
 } from "../lib/puller";
 import { buildLock } from "../lib/venue-lock";
+import { DockerEngine } from "../lib/docker-engine";
 import { lockedImageFor, startTestVenue, TestVenue } from "./support/attendee-venue";
 import { buildFixtureSet, FixtureImage, platformBytes } from "./support/fixtures";
 import { describeWait } from "../lib/progress-display";
@@ -338,10 +340,19 @@ describe("puller @system", function () {
     }
   });
 
-  it("waits, without blaming the next registry, while the engine holds a layer request a silent registry never answered", async () => {
-    // The manifest comes back; the layer requests are accepted and never answered, as from a laptop
-    // that vanished between the two. dockerd cannot cancel a request still waiting for its answer,
-    // and every later pull of those layers joins it, from whichever registry.
+  /**
+   * Runs `body` with a fresh dockerd and a venue registry that sends manifests, then accepts each
+   * layer request and never answers it (a laptop that vanished between the two). `pull` tries that
+   * registry first, then the healthy front door.
+   */
+  async function withRegistryThatNeverAnswersLayers(
+    body: (venueSide: {
+      silentHost: string;
+      engine: DockerEngine;
+      unanswered: Set<net.Socket>;
+      pull: (plan: PullPlan, stallTimeoutMs: number, onEvent: (event: PullEvent) => void) => Promise<PullSummary>;
+    }) => Promise<void>,
+  ): Promise<void> {
     const unanswered = new Set<net.Socket>();
     const blackHole = net.createServer((socket) => {
       unanswered.add(socket);
@@ -356,26 +367,38 @@ describe("puller @system", function () {
     );
     const dockerd = await startDockerd();
     const engine = engineFor(dockerd);
-    const plan = planPull(venue.lock, "linux/amd64");
-    const events: PullEvent[] = [];
     try {
-      const summary = await pullImages(plan, {
+      await body({
+        silentHost: silent.host,
         engine,
-        registries: [silent.host, venue.frontDoor],
-        concurrency: 1,
-        retryDelayMs: 50,
-        stallTimeoutMs: 3_000,
-        onEvent: (event) => {
-          events.push(event);
-          // The vanished laptop's connections finally time out.
-          if (event.type === "image-waiting") for (const socket of unanswered) socket.destroy();
-        },
+        unanswered,
+        pull: (plan, stallTimeoutMs, onEvent) =>
+          pullImages(plan, { engine, registries: [silent.host, venue.frontDoor], concurrency: 1, retryDelayMs: 50, stallTimeoutMs, onEvent }),
+      });
+    } finally {
+      for (const socket of unanswered) socket.destroy();
+      blackHole.close();
+      await silent.stop();
+      await dockerd.stop();
+    }
+  }
+
+  it("waits, without blaming the next registry, while the engine holds a layer request a silent registry never answered", async () => {
+    // dockerd cannot cancel a layer request still waiting for its answer, and every later pull of
+    // that layer joins it, from whichever registry.
+    await withRegistryThatNeverAnswersLayers(async ({ silentHost, engine, unanswered, pull }) => {
+      const plan = planPull(venue.lock, "linux/amd64");
+      const events: PullEvent[] = [];
+      const summary = await pull(plan, 3_000, (event) => {
+        events.push(event);
+        // The vanished laptop's connections finally time out.
+        if (event.type === "image-waiting") for (const socket of unanswered) socket.destroy();
       });
       expect(summary.failed).to.deep.equal([]);
       expect(summary.images.map((i) => [i.registry, i.origin])).to.deep.equal(plan.images.map(() => [venue.frontDoor, "venue"]));
       // The silent registry is written off after one stall; the healthy one is not, though its pull stalled too.
       expect(events.filter((e) => e.type === "registry-down")).to.deep.equal([
-        { type: "registry-down", registry: silent.host, reason: "no data for 3 s: the registry stopped answering mid-pull" },
+        { type: "registry-down", registry: silentHost, reason: "no data for 3 s: the registry stopped answering mid-pull" },
       ]);
       const failures = events.filter((e): e is Extract<PullEvent, { type: "attempt-failed" }> => e.type === "attempt-failed");
       expect(failures.map((e) => [e.index, e.error])).to.deep.equal([[0, "no data for 3 s: the registry stopped answering mid-pull"]]);
@@ -387,12 +410,27 @@ describe("puller @system", function () {
           "Stuck for longer? Restart Docker and run the same command again: images already pulled stay.",
       );
       expect((await verifyImages(engine, plan)).map((c) => c.status)).to.deep.equal(["ok", "ok", "ok"]);
-    } finally {
-      for (const socket of unanswered) socket.destroy();
-      blackHole.close();
-      await silent.stop();
-      await dockerd.stop();
-    }
+    });
+  });
+
+  it("gives up on an image the engine keeps holding, asking for a Docker restart instead of falling back", async () => {
+    // As above, but the vanished laptop's connections do not time out within the wait.
+    await withRegistryThatNeverAnswersLayers(async ({ silentHost, pull }) => {
+      const fullPlan = planPull(venue.lock, "linux/amd64");
+      const plan = { ...fullPlan, images: fullPlan.images.slice(0, 1) };
+      const events: PullEvent[] = [];
+      const summary = await pull(plan, 2_000, (event) => events.push(event));
+      const restart =
+        "Docker is still holding a download from a registry that stopped answering, after 1 min; " +
+        "restart Docker (that ends it) and run the same command again: images already pulled stay";
+      expect(summary.images).to.deep.equal([]);
+      expect(summary.failed).to.deep.equal([{ workshopName: plan.images[0].workshopName, error: restart }]);
+      expect(events.filter((e) => e.type === "image-waiting")).to.have.length(1);
+      // Docker Hub would join the same held download: the image is not sent there.
+      expect(events.filter((e) => e.type === "image-fallback")).to.deep.equal([]);
+      expect(events.filter((e) => e.type === "registry-down").map((e) => (e as Extract<PullEvent, { type: "registry-down" }>).registry)).to.deep.equal([silentHost]);
+      expect(events.at(-1)).to.deep.equal({ type: "image-failed", index: 0, image: plan.images[0].workshopName, error: restart });
+    });
   });
 
   it("falls back to the source registry for every image when the venue's registries are down, and says so", async () => {
