@@ -388,6 +388,29 @@ function isImageSpecific(error: string): boolean {
   return /manifest unknown|not found|unknown blob|does not exist|no matching manifest/i.test(error);
 }
 
+/** A registry's answer that it takes no more pulls from this network for now (HTTP 429, as dockerd words it). */
+function isRateLimited(error: string): boolean {
+  return /toomanyrequests|too many requests|pull rate limit/i.test(error);
+}
+
+/**
+ * What an attendee does about a source registry's pull limit. Retrying only spends more of it, and
+ * at a venue everyone shares one public address, so the limit runs out for all at once.
+ */
+export function rateLimitAdvice(registry: string): string {
+  if (registry === DOCKER_HUB) {
+    return (
+      "Docker Hub turned the pull away: this network has used up its pull limit (HTTP 429), and everyone here shares it. " +
+      "Ask the facilitator whether the venue registry is up, or sign in with docker login (a free account gets a higher limit); " +
+      "then run the same command again: images already pulled stay"
+    );
+  }
+  return (
+    `${registry} turned the pull away: too many pulls from this network (HTTP 429). ` +
+    `Wait a while or sign in with docker login ${registry}, then run the same command again: images already pulled stay`
+  );
+}
+
 function shorten(text: string, limit = 160): string {
   const oneLine = text.replace(/\s+/g, " ").trim();
   return oneLine.length > limit ? `${oneLine.slice(0, limit - 1)}…` : oneLine;
@@ -443,6 +466,8 @@ export async function pullImages(plan: PullPlan, options: PullOptions): Promise<
     `Docker is still holding a download from a registry that stopped answering, after ${Math.round(stuckWaitMs / 60_000) || 1} min; ` +
     "restart Docker (that ends it) and run the same command again: images already pulled stay";
   const stuckLayers = new Set<string>();
+  /** Source registries that answered 429, with the advice: later images do not ask them again. */
+  const rateLimitedSources = new Map<string, string>();
   const markDown = (registry: string, reason: string) => {
     if (downRegistries.has(registry)) return;
     downRegistries.set(registry, reason);
@@ -582,13 +607,18 @@ export async function pullImages(plan: PullPlan, options: PullOptions): Promise<
     const reason = lastError;
     emit({ type: "image-fallback", index, image: planned.workshopName, reason });
     const reference = sourceReference(planned.image);
+    const sourceRegistry = parseImageReference(reference).registry;
     for (let attempt = 1; attempt <= attempts; attempt++) {
+      const limitAdvice = rateLimitedSources.get(sourceRegistry);
+      if (limitAdvice !== undefined) return giveUp(`venue: ${reason}; fallback: ${limitAdvice}`);
       attemptsMade++;
       const outcome = await pullWaitingForEngine(index, planned, reference, "fallback", attempt);
-      if (outcome.kind === "pulled") return finish(reference, "fallback", parseImageReference(reference).registry, reason);
+      if (outcome.kind === "pulled") return finish(reference, "fallback", sourceRegistry, reason);
       if (outcome.kind === "engine-stuck") return giveUp(outcome.message);
       const error = outcome.message;
-      const retryInMs = attempt < attempts ? retryDelayMs * 2 ** (attempt - 1) : undefined;
+      const limited = isRateLimited(error);
+      if (limited) rateLimitedSources.set(sourceRegistry, rateLimitAdvice(sourceRegistry));
+      const retryInMs = attempt < attempts && !limited ? retryDelayMs * 2 ** (attempt - 1) : undefined;
       emit({ type: "attempt-failed", index, image: planned.workshopName, reference, attempt, error, retryInMs });
       lastError = `${reference}: ${error}`;
       if (retryInMs !== undefined) await sleep(retryInMs);

@@ -16,6 +16,7 @@ import {
   PullPlan,
   PullSummary,
   PullWatch,
+  rateLimitAdvice,
   sourceNameOf,
   sourceReference,
   venueReference,
@@ -28,7 +29,7 @@ import { lockedImageFor, startTestVenue, TestVenue } from "./support/attendee-ve
 import { buildFixtureSet, FixtureImage, platformBytes } from "./support/fixtures";
 import { describeWait } from "../lib/progress-display";
 import { startNginxInFront } from "./support/front-door";
-import { childProcessIds, engineFor, freePort, startDockerd } from "./support/services";
+import { childProcessIds, engineFor, freePort, startDockerd, waitFor } from "./support/services";
 
 describe("puller", () => {
   const fixtures = buildFixtureSet();
@@ -52,6 +53,18 @@ describe("puller", () => {
     expect(sourceReference(hello)).to.equal(`docker.io/library/hello@${hello.sourceDigest}`);
     expect(sourceNameOf(hello)).to.equal("hello:1.0");
     expect(sourceNameOf({ ...hello, source: "ghcr.io/acme/tool:2" })).to.equal("ghcr.io/acme/tool:2");
+  });
+
+  it("tells an attendee what to do about a source registry's pull limit, naming Docker Hub as people know it", () => {
+    expect(rateLimitAdvice("docker.io")).to.equal(
+      "Docker Hub turned the pull away: this network has used up its pull limit (HTTP 429), and everyone here shares it. " +
+        "Ask the facilitator whether the venue registry is up, or sign in with docker login (a free account gets a higher limit); " +
+        "then run the same command again: images already pulled stay",
+    );
+    expect(rateLimitAdvice("ghcr.io")).to.equal(
+      "ghcr.io turned the pull away: too many pulls from this network (HTTP 429). " +
+        "Wait a while or sign in with docker login ghcr.io, then run the same command again: images already pulled stay",
+    );
   });
 
   it("counts per-layer progress in bytes from the engine's messages", () => {
@@ -431,6 +444,47 @@ describe("puller @system", function () {
       expect(events.filter((e) => e.type === "registry-down").map((e) => (e as Extract<PullEvent, { type: "registry-down" }>).registry)).to.deep.equal([silentHost]);
       expect(events.at(-1)).to.deep.equal({ type: "image-failed", index: 0, image: plan.images[0].workshopName, error: restart });
     });
+  });
+
+  it("stops asking a source registry that answers 429, and says how to get past its limit", async () => {
+    const dockerd = await startDockerd();
+    const engine = engineFor(dockerd);
+    const downVenue = await startTestVenue({ images, hub: venue.hub });
+    const { lock } = await fetchVenueLock([downVenue.frontDoor]);
+    await downVenue.replicas[0].kill();
+    // The source registry turns every pull away as Docker Hub does once a network used its pull limit.
+    const limited = await startNginxInFront(
+      (upstream) => `    location ~ ^/v2/.+/(manifests|blobs)/ {
+      default_type application/json;
+      add_header Retry-After 3600 always;
+      return 429 '{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}';
+    }
+    location /v2/ { proxy_pass ${upstream}; }`,
+      venue.hub,
+    );
+    const fullPlan = planPull(lock, "linux/amd64");
+    const plan = JSON.parse(JSON.stringify(fullPlan).split(venue.hub.host).join(limited.host)) as PullPlan;
+    const events: PullEvent[] = [];
+    try {
+      const summary = await pullImages(plan, { engine, registries: [downVenue.frontDoor], retryDelayMs: 20, concurrency: 1, onEvent: (e) => events.push(e) });
+      const advice =
+        `${limited.host} turned the pull away: too many pulls from this network (HTTP 429). ` +
+        `Wait a while or sign in with docker login ${limited.host}, then run the same command again: images already pulled stay`;
+      expect(summary.images).to.deep.equal([]);
+      expect(summary.failed.map((f) => f.workshopName)).to.deep.equal(plan.images.map((i) => i.workshopName));
+      for (const failure of summary.failed) expect(failure.error).to.match(/^venue: .*502 Bad Gateway; fallback: /).and.satisfy((e: string) => e.endsWith(`; fallback: ${advice}`));
+      // One pull was turned away, without retries; the other images did not ask.
+      const fallbackFailures = events.filter((e): e is Extract<PullEvent, { type: "attempt-failed" }> => e.type === "attempt-failed" && e.reference.startsWith(limited.host));
+      expect(fallbackFailures.map((e) => [e.index, e.attempt, e.error, e.retryInMs])).to.deep.equal([
+        [0, 1, "toomanyrequests: You have reached your pull rate limit.", undefined],
+      ]);
+      const turnedAway = () => fs.readFileSync(limited.accessLog, "utf8").split("\n").filter((line) => / 429 /.test(line));
+      await waitFor("nginx to log the 429", async () => turnedAway().length >= 1, 3_000);
+      expect(turnedAway()).to.have.length(1);
+    } finally {
+      await limited.stop();
+      await dockerd.stop();
+    }
   });
 
   it("falls back to the source registry for every image when the venue's registries are down, and says so", async () => {
