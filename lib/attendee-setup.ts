@@ -485,6 +485,7 @@ async function pullWithLock(ctx: AttendeeContext, lock: VenueLock, info: EngineI
     for (const line of notice.split("\n")) ctx.say(line);
   }
   for (const failure of summary.failed) ctx.say(`Could not get ${failure.workshopName}: ${failure.error}`);
+  for (const advice of new Set(summary.failed.flatMap((failure) => failure.advice ?? []))) ctx.say(advice);
   return { plan, summary };
 }
 

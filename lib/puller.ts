@@ -227,7 +227,10 @@ export interface PulledImage {
 
 export interface FailedImage {
   workshopName: string;
+  /** What happened. */
   error: string;
+  /** What to do, when it is the same for several images (printed once). */
+  advice?: string;
 }
 
 export interface PullSummary {
@@ -394,21 +397,23 @@ function isRateLimited(error: string): boolean {
 }
 
 /**
- * What an attendee does about a source registry's pull limit. Retrying only spends more of it, and
- * at a venue everyone shares one public address, so the limit runs out for all at once.
+ * A source registry's pull limit: what happened, and what an attendee does about it. Retrying only
+ * spends more of the limit, and at a venue everyone shares one public address, so it runs out for
+ * all at once.
  */
-export function rateLimitAdvice(registry: string): string {
+export function rateLimitFailure(registry: string): { error: string; advice: string } {
   if (registry === DOCKER_HUB) {
-    return (
-      "Docker Hub turned the pull away: this network has used up its pull limit (HTTP 429), and everyone here shares it. " +
-      "Ask the facilitator whether the venue registry is up, or sign in with docker login (a free account gets a higher limit); " +
-      "then run the same command again: images already pulled stay"
-    );
+    return {
+      error: "Docker Hub turned the pull away: this network has used up its pull limit (HTTP 429), and everyone here shares it",
+      advice:
+        "Docker Hub's pull limit: ask the facilitator whether the venue registry is up, or sign in with docker login " +
+        "(a free account gets a higher limit); then run the same command again: images already pulled stay.",
+    };
   }
-  return (
-    `${registry} turned the pull away: too many pulls from this network (HTTP 429). ` +
-    `Wait a while or sign in with docker login ${registry}, then run the same command again: images already pulled stay`
-  );
+  return {
+    error: `${registry} turned the pull away: too many pulls from this network (HTTP 429)`,
+    advice: `${registry}'s pull limit: wait a while or sign in with docker login ${registry}, then run the same command again: images already pulled stay.`,
+  };
 }
 
 function shorten(text: string, limit = 160): string {
@@ -466,8 +471,8 @@ export async function pullImages(plan: PullPlan, options: PullOptions): Promise<
     `Docker is still holding a download from a registry that stopped answering, after ${Math.round(stuckWaitMs / 60_000) || 1} min; ` +
     "restart Docker (that ends it) and run the same command again: images already pulled stay";
   const stuckLayers = new Set<string>();
-  /** Source registries that answered 429, with the advice: later images do not ask them again. */
-  const rateLimitedSources = new Map<string, string>();
+  /** Source registries that answered 429: later images do not ask them again. */
+  const rateLimitedSources = new Map<string, { error: string; advice: string }>();
   const markDown = (registry: string, reason: string) => {
     if (downRegistries.has(registry)) return;
     downRegistries.set(registry, reason);
@@ -567,8 +572,8 @@ export async function pullImages(plan: PullPlan, options: PullOptions): Promise<
       emit({ type: "image-progress", index, image: planned.workshopName, doneBytes: planned.bytes, totalBytes: planned.bytes });
       emit({ type: "image-done", index, result });
     };
-    const giveUp = (error: string) => {
-      failed.push({ workshopName: planned.workshopName, error });
+    const giveUp = (error: string, advice?: string) => {
+      failed.push({ workshopName: planned.workshopName, error, ...(advice === undefined ? {} : { advice }) });
       emit({ type: "image-failed", index, image: planned.workshopName, error });
     };
 
@@ -609,15 +614,15 @@ export async function pullImages(plan: PullPlan, options: PullOptions): Promise<
     const reference = sourceReference(planned.image);
     const sourceRegistry = parseImageReference(reference).registry;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      const limitAdvice = rateLimitedSources.get(sourceRegistry);
-      if (limitAdvice !== undefined) return giveUp(`venue: ${reason}; fallback: ${limitAdvice}`);
+      const limit = rateLimitedSources.get(sourceRegistry);
+      if (limit !== undefined) return giveUp(`venue: ${reason}; fallback: ${limit.error}`, limit.advice);
       attemptsMade++;
       const outcome = await pullWaitingForEngine(index, planned, reference, "fallback", attempt);
       if (outcome.kind === "pulled") return finish(reference, "fallback", sourceRegistry, reason);
       if (outcome.kind === "engine-stuck") return giveUp(outcome.message);
       const error = outcome.message;
       const limited = isRateLimited(error);
-      if (limited) rateLimitedSources.set(sourceRegistry, rateLimitAdvice(sourceRegistry));
+      if (limited) rateLimitedSources.set(sourceRegistry, rateLimitFailure(sourceRegistry));
       const retryInMs = attempt < attempts && !limited ? retryDelayMs * 2 ** (attempt - 1) : undefined;
       emit({ type: "attempt-failed", index, image: planned.workshopName, reference, attempt, error, retryInMs });
       lastError = `${reference}: ${error}`;

@@ -5,7 +5,10 @@ import * as path from "path";
 import { buildMirrorList, writeMirrorList } from "../lib/mirror-list";
 import { orderMirrorsForMachine } from "../lib/mirror-selection";
 import { packAttendee } from "../scripts/pack-attendee";
-import { startTestVenue, TestVenue } from "./support/attendee-venue";
+import { rateLimitFailure } from "../lib/puller";
+import { VenueLock } from "../lib/venue-lock";
+import { startTestVenue, TestVenue, writeLockForVenue } from "./support/attendee-venue";
+import { startRateLimitedRegistry } from "./support/front-door";
 import { buildFixtureSet } from "./support/fixtures";
 import { freePort, makeTempDir, RunningDockerd, startDockerd, startNginx } from "./support/services";
 
@@ -222,6 +225,29 @@ describe("attendee CLI @system", function () {
     expect(noFallback.status).to.equal(4);
     await fresh.stop();
   });
+  it("stops at the source registry's pull limit with one piece of advice, not one per image", async () => {
+    const fresh = await startDockerd();
+    const downVenue = await startTestVenue({ images: buildFixtureSet(), hub: venue.hub });
+    const limited = await startRateLimitedRegistry(venue.hub);
+    try {
+      // The venue's images name the rate-limited registry as their source.
+      writeLockForVenue(downVenue.wwwDir, JSON.parse(JSON.stringify(downVenue.lock).split(venue.hub.host).join(limited.host)) as VenueLock);
+      await downVenue.replicas[0].kill();
+      const pull = cli(["pull", "--registry", downVenue.frontDoor, "--retry-delay-ms", "20"], { DOCKER_HOST: fresh.dockerHost });
+      expect(pull.status, pull.stderr).to.equal(1);
+      const limit = rateLimitFailure(limited.host);
+      for (const image of ["workshop/app:latest", "workshop/hello:1.0", "workshop/tools:2-alpine"]) {
+        const failure = pull.stdout.split("\n").find((line) => line.startsWith(`Could not get ${image}: venue: `));
+        expect(failure, pull.stdout).to.match(/502 Bad Gateway; fallback: /).and.satisfy((line: string) => line.endsWith(`; fallback: ${limit.error}`));
+      }
+      expect(pull.stdout.split(limit.advice)).to.have.length(2);
+      expect(pull.stdout.trimEnd().endsWith(limit.advice)).to.equal(true);
+    } finally {
+      await limited.stop();
+      await fresh.stop();
+    }
+  });
+
   describe("with mirror laptops", () => {
     /** Publishes mirrors.json on the venue's front door, world-readable as nginx's workers need. */
     function publishMirrors(mirrors: string[]): string {

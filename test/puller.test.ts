@@ -16,7 +16,7 @@ import {
   PullPlan,
   PullSummary,
   PullWatch,
-  rateLimitAdvice,
+  rateLimitFailure,
   sourceNameOf,
   sourceReference,
   venueReference,
@@ -28,7 +28,7 @@ import { DockerEngine } from "../lib/docker-engine";
 import { lockedImageFor, startTestVenue, TestVenue } from "./support/attendee-venue";
 import { buildFixtureSet, FixtureImage, platformBytes } from "./support/fixtures";
 import { describeWait } from "../lib/progress-display";
-import { startNginxInFront } from "./support/front-door";
+import { startNginxInFront, startRateLimitedRegistry } from "./support/front-door";
 import { childProcessIds, engineFor, freePort, startDockerd, waitFor } from "./support/services";
 
 describe("puller", () => {
@@ -56,15 +56,16 @@ describe("puller", () => {
   });
 
   it("tells an attendee what to do about a source registry's pull limit, naming Docker Hub as people know it", () => {
-    expect(rateLimitAdvice("docker.io")).to.equal(
-      "Docker Hub turned the pull away: this network has used up its pull limit (HTTP 429), and everyone here shares it. " +
-        "Ask the facilitator whether the venue registry is up, or sign in with docker login (a free account gets a higher limit); " +
-        "then run the same command again: images already pulled stay",
-    );
-    expect(rateLimitAdvice("ghcr.io")).to.equal(
-      "ghcr.io turned the pull away: too many pulls from this network (HTTP 429). " +
-        "Wait a while or sign in with docker login ghcr.io, then run the same command again: images already pulled stay",
-    );
+    expect(rateLimitFailure("docker.io")).to.deep.equal({
+      error: "Docker Hub turned the pull away: this network has used up its pull limit (HTTP 429), and everyone here shares it",
+      advice:
+        "Docker Hub's pull limit: ask the facilitator whether the venue registry is up, or sign in with docker login " +
+        "(a free account gets a higher limit); then run the same command again: images already pulled stay.",
+    });
+    expect(rateLimitFailure("ghcr.io")).to.deep.equal({
+      error: "ghcr.io turned the pull away: too many pulls from this network (HTTP 429)",
+      advice: "ghcr.io's pull limit: wait a while or sign in with docker login ghcr.io, then run the same command again: images already pulled stay.",
+    });
   });
 
   it("counts per-layer progress in bytes from the engine's messages", () => {
@@ -452,27 +453,16 @@ describe("puller @system", function () {
     const downVenue = await startTestVenue({ images, hub: venue.hub });
     const { lock } = await fetchVenueLock([downVenue.frontDoor]);
     await downVenue.replicas[0].kill();
-    // The source registry turns every pull away as Docker Hub does once a network used its pull limit.
-    const limited = await startNginxInFront(
-      (upstream) => `    location ~ ^/v2/.+/(manifests|blobs)/ {
-      default_type application/json;
-      add_header Retry-After 3600 always;
-      return 429 '{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}';
-    }
-    location /v2/ { proxy_pass ${upstream}; }`,
-      venue.hub,
-    );
+    const limited = await startRateLimitedRegistry(venue.hub);
     const fullPlan = planPull(lock, "linux/amd64");
     const plan = JSON.parse(JSON.stringify(fullPlan).split(venue.hub.host).join(limited.host)) as PullPlan;
     const events: PullEvent[] = [];
     try {
       const summary = await pullImages(plan, { engine, registries: [downVenue.frontDoor], retryDelayMs: 20, concurrency: 1, onEvent: (e) => events.push(e) });
-      const advice =
-        `${limited.host} turned the pull away: too many pulls from this network (HTTP 429). ` +
-        `Wait a while or sign in with docker login ${limited.host}, then run the same command again: images already pulled stay`;
+      const limit = rateLimitFailure(limited.host);
       expect(summary.images).to.deep.equal([]);
-      expect(summary.failed.map((f) => f.workshopName)).to.deep.equal(plan.images.map((i) => i.workshopName));
-      for (const failure of summary.failed) expect(failure.error).to.match(/^venue: .*502 Bad Gateway; fallback: /).and.satisfy((e: string) => e.endsWith(`; fallback: ${advice}`));
+      expect(summary.failed.map((f) => [f.workshopName, f.advice])).to.deep.equal(plan.images.map((i) => [i.workshopName, limit.advice]));
+      for (const failure of summary.failed) expect(failure.error).to.match(/^venue: .*502 Bad Gateway; fallback: /).and.satisfy((e: string) => e.endsWith(`; fallback: ${limit.error}`));
       // One pull was turned away, without retries; the other images did not ask.
       const fallbackFailures = events.filter((e): e is Extract<PullEvent, { type: "attempt-failed" }> => e.type === "attempt-failed" && e.reference.startsWith(limited.host));
       expect(fallbackFailures.map((e) => [e.index, e.attempt, e.error, e.retryInMs])).to.deep.equal([

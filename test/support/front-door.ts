@@ -95,3 +95,16 @@ ${locations(`http://127.0.0.1:${registry.port}`)}
   const nginx = await startNginx(config, `http://127.0.0.1:${port}/v2/`, prefix);
   return { host: `127.0.0.1:${port}`, accessLog, nginx, stop: nginx.stop };
 }
+
+/** `registry` behind an nginx that turns every pull away, as Docker Hub does once a network used up its pull limit. */
+export function startRateLimitedRegistry(registry: RunningRegistry): ReturnType<typeof startNginxInFront> {
+  return startNginxInFront(
+    (upstream) => `    location ~ ^/v2/.+/(manifests|blobs)/ {
+      default_type application/json;
+      add_header Retry-After 3600 always;
+      return 429 '{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}';
+    }
+    location /v2/ { proxy_pass ${upstream}; }`,
+    registry,
+  );
+}
