@@ -225,6 +225,7 @@ describe("attendee CLI @system", function () {
     expect(noFallback.status).to.equal(4);
     await fresh.stop();
   });
+
   it("stops at the source registry's pull limit with one piece of advice, not one per image", async () => {
     const fresh = await startDockerd();
     const downVenue = await startTestVenue({ images: buildFixtureSet(), hub: venue.hub });
