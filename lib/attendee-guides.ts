@@ -12,7 +12,12 @@ export function guidePageFor(platform: NodeJS.Platform): "macos" | "windows" | "
   return platform === "darwin" ? "macos" : platform === "win32" ? "windows" : "linux";
 }
 
+/** "/guides/macos#if-configure-fails": a guide's path on the venue. */
+export function guidePath(page: string, section?: string): string {
+  return `${GUIDES_URL_PATH}${page}${section ? `#${section}` : ""}`;
+}
+
 /** "http://192.168.1.20:5000/guides/macos#if-configure-fails" */
 export function guideUrl(venue: string, page: string, section?: string): string {
-  return `http://${venue}${GUIDES_URL_PATH}${page}${section ? `#${section}` : ""}`;
+  return `http://${venue}${guidePath(page, section)}`;
 }

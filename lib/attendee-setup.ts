@@ -321,6 +321,14 @@ function writeCacheQuietly(file: string, text: string): void {
   }
 }
 
+/**
+ * Asks every serving registry for /v2/ at once. One serving laptop down is the facilitator's to fix,
+ * since pulls fail over to the others (`someAnswer`); only none answering stops the attendee.
+ */
+async function probeServingRegistries(registries: string[]): Promise<{ problems: Array<string | undefined>; someAnswer: boolean }> {
+  const problems = await Promise.all(registries.map((registry) => probeRegistry(registry)));
+  return { problems, someAnswer: problems.some((problem) => problem === undefined) };
+}
 
 /** Makes Docker read daemon.json (reload, restart, or steps for the person) and says which. */
 async function applyAndTell(ctx: AttendeeContext, env: DockerEnvironment): Promise<Exclude<ApplyOutcome, { kind: "permission-needed" }>> {
@@ -534,9 +542,7 @@ async function verifyWith(ctx: AttendeeContext, lock: VenueLock, info: EngineInf
   const venue: Array<Record<string, unknown>> = [];
   if (checkVenue) {
     const { registries } = await servingOrder(ctx);
-    const problems = await Promise.all(registries.map((registry) => probeRegistry(registry)));
-    // One serving laptop down is the facilitator's to fix: pulls fail over to the others.
-    const someAnswer = problems.some((problem) => problem === undefined);
+    const { problems, someAnswer } = await probeServingRegistries(registries);
     registries.forEach((registry, i) => {
       const insecure = isInsecureRegistry(info, registry);
       const problem = problems[i];
@@ -647,8 +653,7 @@ export async function runStatus(ctx: AttendeeContext): Promise<CommandOutcome> {
     }
   }
   let lock: VenueLock | undefined;
-  const problems = await Promise.all(serving.registries.map((registry) => probeRegistry(registry)));
-  const someAnswer = problems.some((problem) => problem === undefined);
+  const { problems, someAnswer } = await probeServingRegistries(serving.registries);
   serving.registries.forEach((registry, i) => {
     const problem = problems[i];
     const fix = problem === undefined ? undefined : someAnswer ? "Tell the facilitator; pulls fail over to the others meanwhile." : "Check the venue Wi-Fi and the address on the projector.";

@@ -10,7 +10,6 @@ import { GUIDES_URL_PATH } from "./attendee-guides";
 import { escapeHtml, htmlPage } from "./html-page";
 import type { EndpointHealth, MirrorStatus, MonitorStatus, VenueAddress } from "./monitor";
 
-
 // ---- Units, shared by the server, the browser (source embedded) and the terminal monitor. ----------
 // These must stay self-contained: the browser receives their source text (bytes: lib/byte-size.ts).
 

@@ -355,10 +355,7 @@ export class DockerEngine {
   /**
    * Pulls `name@digest` or `name:tag`, calling onProgress for every line of the engine's progress
    * stream. The engine reports failures inside the stream with HTTP 200, so the stream is read to
-   * its end and an "error" line becomes a PullFailedError.
-   */
-  /**
-   * Pulls through the engine, streaming its progress messages. Aborting `signal` closes the request,
+   * its end and an "error" line becomes a PullFailedError. Aborting `signal` closes the request,
    * which makes the engine cancel the pull (and free its download slots); the pull then fails with
    * the abort's reason.
    */
@@ -368,7 +365,24 @@ export class DockerEngine {
     platform?: string,
     signal?: AbortSignal,
   ): Promise<void> {
-    const abortReason = () => (signal?.reason instanceof Error ? signal.reason.message : "cancelled");
+    let failure: string | undefined;
+    try {
+      failure = await this.readPull(reference, onProgress, platform, signal);
+    } catch (error) {
+      if (!signal?.aborted) throw error;
+    }
+    // Wherever the request was when the abort came, the abort is the reason.
+    if (signal?.aborted) throw new PullFailedError(reference, signal.reason instanceof Error ? signal.reason.message : "cancelled");
+    if (failure !== undefined) throw new PullFailedError(reference, failure);
+  }
+
+  /** Runs the engine's pull to the end of its progress stream; returns the failure the engine reported, if any. */
+  private async readPull(
+    reference: string,
+    onProgress: (message: PullProgressMessage) => void,
+    platform: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<string | undefined> {
     const at = reference.lastIndexOf("@");
     const colon = reference.lastIndexOf(":");
     const slash = reference.lastIndexOf("/");
@@ -388,14 +402,11 @@ export class DockerEngine {
       responseType: "stream",
       timeout: 0,
       signal,
-    }).catch((error: unknown) => {
-      if (signal?.aborted) throw new PullFailedError(reference, abortReason());
-      throw error;
     });
     if (response.status !== 200) {
       const chunks: Buffer[] = [];
       for await (const chunk of response.data) chunks.push(Buffer.from(chunk as Buffer));
-      throw new PullFailedError(reference, engineMessage(Buffer.concat(chunks).toString("utf8")));
+      return engineMessage(Buffer.concat(chunks).toString("utf8"));
     }
     let pending = "";
     let failure: string | undefined;
@@ -410,22 +421,16 @@ export class DockerEngine {
       if (message.error) failure = message.errorDetail?.message ?? message.error;
       onProgress(message);
     };
-    try {
-      for await (const chunk of response.data) {
-        pending += chunk.toString();
-        let newline: number;
-        while ((newline = pending.indexOf("\n")) >= 0) {
-          handleLine(pending.slice(0, newline));
-          pending = pending.slice(newline + 1);
-        }
+    for await (const chunk of response.data) {
+      pending += chunk.toString();
+      let newline: number;
+      while ((newline = pending.indexOf("\n")) >= 0) {
+        handleLine(pending.slice(0, newline));
+        pending = pending.slice(newline + 1);
       }
-    } catch (error) {
-      if (signal?.aborted) throw new PullFailedError(reference, abortReason());
-      throw error;
     }
-    if (signal?.aborted) throw new PullFailedError(reference, abortReason());
     handleLine(pending);
-    if (failure !== undefined) throw new PullFailedError(reference, failure);
+    return failure;
   }
 }
 

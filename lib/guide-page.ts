@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Marked, Tokens } from "marked";
-import { GUIDES_URL_PATH } from "./attendee-guides";
+import { guidePath } from "./attendee-guides";
 import { escapeHtml, htmlPage } from "./html-page";
 
 export const DEFAULT_GUIDES_DIRECTORY = path.join(__dirname, "..", "docs", "attendee");
@@ -51,8 +51,8 @@ export function headingAnchor(text: string): string {
 /** Where a link in a guide goes when the venue serves it; undefined when the venue has nothing there. */
 export function servedLinkTarget(href: string, guides: readonly Guide[]): string | undefined {
   if (/^(https?:|mailto:)/i.test(href) || href.startsWith("#")) return href;
-  const sibling = /^(?:\.\/)?([a-z0-9-]+)\.md(#[\w-]*)?$/i.exec(href);
-  if (sibling && guides.some((guide) => guide.name === sibling[1])) return `${GUIDES_URL_PATH}${sibling[1]}${sibling[2] ?? ""}`;
+  const sibling = /^(?:\.\/)?([a-z0-9-]+)\.md(?:#([\w-]*))?$/i.exec(href);
+  if (sibling && guides.some((guide) => guide.name === sibling[1])) return guidePath(sibling[1], sibling[2]);
   return undefined;
 }
 
@@ -80,11 +80,15 @@ function renderMarkdown(markdown: string, guides: readonly Guide[], venueAddress
   return markdownRenderer(guides).parse(text, { async: false }) as string;
 }
 
+function guideLink(guide: Guide): string {
+  return `<a href="${guidePath(guide.name)}">${escapeHtml(guide.title)}</a>`;
+}
+
 function guideNavigation(guides: readonly Guide[], current: string | undefined): string {
   const items = guides.map((guide) =>
     guide.name === current
       ? `<li aria-current="page">${escapeHtml(guide.title)}</li>`
-      : `<li><a href="${GUIDES_URL_PATH}${guide.name}">${escapeHtml(guide.title)}</a></li>`,
+      : `<li>${guideLink(guide)}</li>`,
   );
   return `<nav class="guide-nav" aria-label="Guides"><ul>${items.join("")}</ul></nav>`;
 }
@@ -107,7 +111,7 @@ export function renderGuideIndex(guides: readonly Guide[]): string {
     guides.length === 0
       ? "<p>No guides are installed on this venue. Ask the facilitator.</p>"
       : `<p>Read these without internet, on the venue's network. Pick your system if the one command failed.</p>
-<ul class="guide-list">${guides.map((g) => `<li><a href="${GUIDES_URL_PATH}${g.name}">${escapeHtml(g.title)}</a></li>`).join("")}</ul>`;
+<ul class="guide-list">${guides.map((g) => `<li>${guideLink(g)}</li>`).join("")}</ul>`;
   return htmlPage("Workshop guides", "guide", `<main class="guide-body" data-guide="index">
 <h1>Workshop guides</h1>
 ${body}

@@ -7,18 +7,18 @@
 import * as cliProgress from "cli-progress";
 import ora from "ora";
 import { formatBytes } from "./byte-size";
-import { PullEvent, PullPlan } from "./puller";
+import { PullEvent, PullPlan, waitMinutes } from "./puller";
 
-/** Bars and spinners only on a real terminal, and never when NO_COLOR or TERM=dumb ask for plain text. */
 /** What an attendee reads while an image waits on Docker: what happened, what happens next, what to do. */
 export function describeWait(event: Extract<PullEvent, { type: "image-waiting" }>): string {
   return (
     "Docker is still holding a download from a venue registry that stopped answering, and this image needs the same layer. " +
-    `It waits for Docker to let go (usually when the connection times out) and then pulls from elsewhere, for up to ${Math.max(1, Math.round(event.waitMs / 60_000))} min. ` +
+    `It waits for Docker to let go (usually when the connection times out) and then pulls from elsewhere, for up to ${waitMinutes(event.waitMs)} min. ` +
     "Stuck for longer? Restart Docker and run the same command again: images already pulled stay."
   );
 }
 
+/** Bars and spinners only on a real terminal, and never when NO_COLOR or TERM=dumb ask for plain text. */
 export function wantsInteractiveOutput(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = process.env): boolean {
   if (!stream.isTTY) return false;
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;

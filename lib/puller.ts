@@ -67,7 +67,6 @@ export async function fetchVenueLock(registries: string[], timeoutMs = 10_000): 
 // Mirror laptops: which venue registries this machine pulls from, in which order
 // ---------------------------------------------------------------------------------------------
 
-
 export type MirrorListRead =
   | { kind: "found"; list: MirrorList; url: string }
   /** The venue answers but publishes no mirror list (404): it serves alone. */
@@ -380,6 +379,11 @@ function blamesRegistry(watch: PullWatch, stuckLayers: Set<string>): boolean {
 /** How long an image may wait for the engine to let go of a stuck download, in stall limits. */
 const STUCK_WAIT_LIMITS = 5;
 
+/** A wait as the attendee reads it: whole minutes, at least 1. */
+export function waitMinutes(ms: number): number {
+  return Math.max(1, Math.round(ms / 60_000));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Pulling
 // ---------------------------------------------------------------------------------------------
@@ -468,7 +472,7 @@ export async function pullImages(plan: PullPlan, options: PullOptions): Promise<
   const stalled = stallMessage(stallTimeoutMs);
   const stuckWaitMs = STUCK_WAIT_LIMITS * stallTimeoutMs;
   const engineStuck =
-    `Docker is still holding a download from a registry that stopped answering, after ${Math.round(stuckWaitMs / 60_000) || 1} min; ` +
+    `Docker is still holding a download from a registry that stopped answering, after ${waitMinutes(stuckWaitMs)} min; ` +
     "restart Docker (that ends it) and run the same command again: images already pulled stay";
   const stuckLayers = new Set<string>();
   /** Source registries that answered 429: later images do not ask them again. */
